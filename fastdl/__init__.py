@@ -1,0 +1,8 @@
+"""fastdl: the layers, networks and optimizers of "Deep Learning from Scratch",
+as fused Numba kernels over flat parameter buffers."""
+from .flat import FlatParams
+from .gradient import numerical_gradient
+from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
+from .networks import MultiLayerNet, TwoLayerNet
+
+__version__ = "0.1.0"

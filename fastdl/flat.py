@@ -1,0 +1,68 @@
+"""Flat parameter buffers: many named arrays living in one contiguous 1-D array.
+
+A network's ``params`` is a :class:`FlatParams`: a dict whose values are views
+into ``params.flat``. Its gradients and every optimizer state live in buffers
+of the same layout, so an optimizer update is one kernel over ``flat``.
+"""
+import numpy as np
+
+
+class FlatParams(dict):
+    """A dict of named arrays that are views into one contiguous buffer.
+
+    Parameters
+    ----------
+    layout : sequence of (str, tuple)
+        ``(key, shape)`` pairs in insertion order, e.g. ``[("W1", (784, 50)), ("b1", (50,))]``.
+    dtype : numpy dtype, default float64
+        dtype of the buffer (float32 or float64).
+    flat : ndarray, optional
+        ``(P,)`` buffer to adopt (C-contiguous, of ``dtype``); zeros when omitted.
+
+    Notes
+    -----
+    The keys and shapes are fixed. Assigning ``params[key] = array`` copies the
+    values into the existing view (the book's ``load_params`` habit keeps
+    working, and the layers holding the view see the new values); it never
+    rebinds the key to another array.
+    """
+
+    def __init__(self, layout, dtype=np.float64, flat=None):
+        super().__init__()
+        self.layout = tuple((key, tuple(int(n) for n in shape)) for key, shape in layout)
+        sizes = [int(np.prod(shape)) for _, shape in self.layout]
+        if flat is None:
+            flat = np.zeros(sum(sizes), dtype=dtype)
+        elif flat.shape != (sum(sizes),) or flat.dtype != np.dtype(dtype) or not flat.flags.c_contiguous:
+            raise ValueError(f"flat buffer must be C-contiguous {np.dtype(dtype)} of shape "
+                             f"({sum(sizes)},), got {flat.dtype} {flat.shape}")
+        self.flat = flat
+        offset = 0
+        for (key, shape), size in zip(self.layout, sizes):
+            dict.__setitem__(self, key, flat[offset:offset + size].reshape(shape))
+            offset += size
+
+    def zeros_like(self):
+        """A new :class:`FlatParams` of the same layout and dtype, filled with zeros."""
+        return FlatParams(self.layout, self.flat.dtype)
+
+    def __setitem__(self, key, value):
+        if key not in self:
+            raise KeyError(f"{key!r} is not a parameter of this buffer; keys are {list(self)}")
+        view = dict.__getitem__(self, key)
+        value = np.asarray(value)
+        if value.shape != view.shape:
+            raise ValueError(f"params[{key!r}] has shape {view.shape}, cannot assign shape {value.shape}")
+        view[...] = value
+
+    def update(self, *args, **kwargs):
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def _fixed_layout(self, *args, **kwargs):
+        raise TypeError("FlatParams has a fixed set of keys: copy it with dict(params) to edit keys")
+
+    __delitem__ = pop = popitem = clear = setdefault = _fixed_layout
+
+    def __reduce__(self):
+        return (FlatParams, (self.layout, self.flat.dtype, self.flat.copy()))

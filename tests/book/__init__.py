@@ -1,0 +1,6 @@
+"""The book's math in plain NumPy, written from ../shared/design/book-api.md.
+
+This package is the test oracle: it never imports fastdl. Its modules mirror
+the book's ``common/`` package (functions, layers, optimizer, gradient,
+multi_layer_net, ...), so a test can hold the two side by side.
+"""
