@@ -1,5 +1,6 @@
 """fastdl: the layers, networks and optimizers of "Deep Learning from Scratch",
 as fused Numba kernels over flat parameter buffers."""
+from .datasets import DatasetError, load_mnist
 from .flat import FlatParams
 from .gradient import numerical_gradient
 from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
