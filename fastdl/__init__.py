@@ -5,5 +5,7 @@ from .flat import FlatParams
 from .gradient import numerical_gradient
 from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
 from .networks import MultiLayerNet, TwoLayerNet
+from .optimizers import (OPTIMIZERS, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RMSprop, SGD,
+                         get_optimizer)
 
 __version__ = "0.1.0"

@@ -1,0 +1,361 @@
+"""The book's optimizers (``common/optimizer.py``) plus AdaDelta and AdamW, each one fused kernel.
+
+``update(params, grads)`` changes ``params`` in place, as the book's does, and
+the state keeps the book's attribute names (``v``, ``h``, ``m``, ``iter``),
+created on the first ``update``. Two drivers feed the same kernel from
+:mod:`fastdl.kernels.optim`:
+
+* ``params`` and ``grads`` are :class:`~fastdl.flat.FlatParams` of one layout
+  (a fastdl network's ``params`` and gradients): the state is a ``FlatParams``
+  of that layout too, and the kernel runs once over the ``.flat`` buffers.
+* any other dict, of NumPy arrays (any shape, float32 or float64, contiguous
+  or not) or of Python floats (the book's ``optimizer_compare_naive.py``): the
+  kernel runs on each key's array, raveled. A float is updated as a
+  1-element float64 array and written back as ``params[key] = float(...)``.
+
+The arithmetic runs in the parameters' dtype, so float32 stays float32.
+Unlike the book, ``params`` and ``grads`` must have the same keys.
+"""
+import math
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+
+from fastdl.flat import FlatParams
+from fastdl.kernels import optim
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _real(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return float(value)
+
+
+def _positive(name, value):
+    if not (math.isfinite(_real(name, value)) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def _non_negative(name, value):
+    if not (math.isfinite(_real(name, value)) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _fraction(name, value):
+    if not 0 <= _real(name, value) < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _check_param_array(name, value):
+    if value.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"{name} has dtype {value.dtype}; optimizers update float32 or "
+                        f"float64 arrays in place: convert it with .astype(np.float64)")
+    if not value.flags.writeable:
+        raise ValueError(f"{name} is read-only; the optimizer updates it in place")
+
+
+def _check_grad(key, grad, shape):
+    if grad.dtype.kind not in "fiu":
+        raise TypeError(f"grads[{key!r}] has dtype {grad.dtype}; expected real numbers")
+    if grad.shape != shape:
+        raise ValueError(f"grads[{key!r}] has shape {grad.shape} but params[{key!r}] has shape {shape}")
+
+
+def _is_scalar(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_keys(params, grads):
+    for name, value in (("params", params), ("grads", grads)):
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{name} must be a dict of arrays or floats, got {type(value).__name__}")
+    missing = [key for key in params if key not in grads]
+    extra = [key for key in grads if key not in params]
+    if missing or extra:
+        raise KeyError(f"params and grads have different keys: missing from grads {missing}, "
+                       f"extra in grads {extra}")
+
+
+def _spec(params):
+    """``{key: (shape, dtype)}`` of ``params``, validating every value."""
+    spec = {}
+    for key, value in params.items():
+        if isinstance(value, np.ndarray):
+            _check_param_array(f"params[{key!r}]", value)
+            spec[key] = (value.shape, value.dtype)
+        elif _is_scalar(value):
+            spec[key] = ((), np.dtype(np.float64))
+        else:
+            raise TypeError(f"params[{key!r}] is a {type(value).__name__}; expected a float32/float64 "
+                            f"array or a real number")
+    return spec
+
+
+def _describe_difference(built, spec):
+    missing = [key for key in built if key not in spec]
+    extra = [key for key in spec if key not in built]
+    if missing or extra:
+        return f"keys differ: missing {missing}, new {extra}"
+    for key, (shape, dtype) in spec.items():
+        if built[key] != (shape, dtype):
+            return f"params[{key!r}] was {built[key][1]} {built[key][0]}, now {dtype} {shape}"
+    return None
+
+
+def _flat_grads(params, grads):
+    """``grads.flat`` in the dtype of ``params.flat``, cast once when they differ."""
+    if grads.flat.dtype == params.flat.dtype:
+        return grads.flat
+    if grads.flat.dtype.kind not in "fiu":
+        raise TypeError(f"grads has dtype {grads.flat.dtype}; expected real numbers")
+    return grads.flat.astype(params.flat.dtype)
+
+
+class Optimizer:
+    """Base class: hyperparameter checks, lazy state, and the two drivers of one kernel.
+
+    A subclass lists its state attributes in ``state_names`` and implements
+    ``update(params, grads)`` as the per-step scalars followed by one call of
+    ``self._run(kernel, params, grads, *scalars)``.
+    """
+
+    state_names = ()
+
+    def __init__(self):
+        self._built_for = None
+        for name in self.state_names:
+            setattr(self, name, None)
+
+    def _run(self, kernel, params, grads, *scalars):
+        """Validate, create the state on first use, then call ``kernel(p, g, *state, *scalars)``."""
+        if (isinstance(params, FlatParams) and isinstance(grads, FlatParams) and params.layout == grads.layout
+                and not isinstance(self._built_for, dict)):
+            self._run_flat(kernel, params, grads, scalars)
+        else:
+            _check_keys(params, grads)
+            self._run_per_key(kernel, params, grads, scalars)
+
+    def _run_flat(self, kernel, params, grads, scalars):
+        _check_param_array("params.flat", params.flat)
+        g = _flat_grads(params, grads)
+        states = self._states(params, None)
+        cast = params.flat.dtype.type
+        kernel(params.flat, g, *(state.flat for state in states), *(cast(s) for s in scalars))
+
+    def _run_per_key(self, kernel, params, grads, scalars):
+        spec = _spec(params)
+        grad_arrays = {key: np.asarray(grads[key]) for key in params}
+        for key, (shape, _) in spec.items():
+            _check_grad(key, grad_arrays[key], shape)
+        states = self._states(params, spec)
+        for key, (shape, dtype) in spec.items():
+            value = params[key]
+            in_place = isinstance(value, np.ndarray) and value.flags.c_contiguous
+            p = value.reshape(-1) if in_place else np.array(value, dtype=dtype).reshape(-1)
+            g = np.ascontiguousarray(grad_arrays[key], dtype=dtype).reshape(-1)
+            kernel(p, g, *(state[key].reshape(-1) for state in states), *(dtype.type(s) for s in scalars))
+            if not isinstance(value, np.ndarray):
+                params[key] = float(p[0])
+            elif not in_place:
+                value[...] = p.reshape(shape)
+
+    def _states(self, params, spec):
+        """The state containers, built on the first call; refuses params they were not built for."""
+        if not self.state_names:
+            return ()
+        if self._built_for is None:
+            self._built_for = params.flat if isinstance(params, FlatParams) else spec
+            for name in self.state_names:
+                setattr(self, name, params.zeros_like() if isinstance(params, FlatParams) else
+                        {key: np.zeros(shape, dtype) for key, (shape, dtype) in spec.items()})
+        elif isinstance(self._built_for, np.ndarray):
+            if not (isinstance(params, FlatParams) and params.flat is self._built_for):
+                raise ValueError(f"{type(self).__name__} state was built for another FlatParams buffer; "
+                                 f"create one optimizer per set of parameters")
+        else:
+            difference = _describe_difference(self._built_for, spec)
+            if difference:
+                raise ValueError(f"{type(self).__name__} state was built for other params ({difference}); "
+                                 f"create one optimizer per set of parameters")
+        return tuple(getattr(self, name) for name in self.state_names)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent: ``p -= lr*g``.
+
+    Stateless, so one instance may update several networks (the book's
+    scripts do). Same as ``torch.optim.SGD(lr=lr)``.
+    """
+
+    def __init__(self, lr=0.01):
+        super().__init__()
+        self.lr = _positive("lr", lr)
+
+    def update(self, params, grads):
+        self._run(optim.sgd_update, params, grads, self.lr)
+
+
+class Momentum(Optimizer):
+    """Momentum SGD: ``v = momentum*v - lr*g; p += v``.
+
+    PyTorch's ``SGD(momentum=...)`` keeps ``v`` without ``lr``
+    (``b = momentum*b + g; p -= lr*b``): the same steps while ``lr`` is
+    constant, different ones after ``lr`` changes.
+    """
+
+    state_names = ("v",)
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        super().__init__()
+        self.lr = _positive("lr", lr)
+        self.momentum = _fraction("momentum", momentum)
+
+    def update(self, params, grads):
+        self._run(optim.momentum_update, params, grads, self.lr, self.momentum)
+
+
+class Nesterov(Optimizer):
+    """Nesterov momentum in the book's current form (since 2021).
+
+    ``p += momentum*momentum*v; p -= (1+momentum)*lr*g; v = momentum*v - lr*g``,
+    i.e. ``p += -momentum*v_old + (1+momentum)*v_new``. Equal to PyTorch's
+    ``SGD(momentum=..., nesterov=True)`` while ``lr`` is constant. Older
+    printings of the book update ``v`` first and use the new ``v`` in both terms.
+    """
+
+    state_names = ("v",)
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        super().__init__()
+        self.lr = _positive("lr", lr)
+        self.momentum = _fraction("momentum", momentum)
+
+    def update(self, params, grads):
+        self._run(optim.nesterov_update, params, grads, self.lr, self.momentum)
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad: ``h += g*g; p -= lr*g / (sqrt(h) + 1e-7)``.
+
+    PyTorch's ``Adagrad`` adds ``eps=1e-10`` instead of the book's ``1e-7``.
+    """
+
+    state_names = ("h",)
+
+    def __init__(self, lr=0.01):
+        super().__init__()
+        self.lr = _positive("lr", lr)
+
+    def update(self, params, grads):
+        self._run(optim.adagrad_update, params, grads, self.lr)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: ``h = decay_rate*h + (1-decay_rate)*g*g; p -= lr*g / (sqrt(h) + 1e-7)``.
+
+    PyTorch's ``RMSprop`` calls ``decay_rate`` ``alpha`` and adds ``eps=1e-8``
+    instead of the book's ``1e-7``.
+    """
+
+    state_names = ("h",)
+
+    def __init__(self, lr=0.01, decay_rate=0.99):
+        super().__init__()
+        self.lr = _positive("lr", lr)
+        self.decay_rate = _fraction("decay_rate", decay_rate)
+
+    def update(self, params, grads):
+        self._run(optim.rmsprop_update, params, grads, self.lr, self.decay_rate)
+
+
+class Adam(Optimizer):
+    """Adam with the book's folded bias correction.
+
+    Per ``update`` (``iter`` counts calls, not keys):
+    ``lr_t = lr*sqrt(1-beta2**iter)/(1-beta1**iter)``, then
+    ``m += (1-beta1)*(g-m); v += (1-beta2)*(g*g-v); p -= lr_t*m / (sqrt(v) + 1e-7)``.
+
+    PyTorch's ``Adam`` adds ``eps=1e-8`` to ``sqrt`` of the *bias-corrected*
+    ``v``; here ``1e-7`` is added to ``sqrt`` of the uncorrected ``v``, an
+    effective eps of ``1e-7/sqrt(1-beta2**iter)``, larger early in training.
+    """
+
+    state_names = ("m", "v")
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+        super().__init__()
+        self.lr = _positive("lr", lr)
+        self.beta1 = _fraction("beta1", beta1)
+        self.beta2 = _fraction("beta2", beta2)
+        self.iter = 0
+
+    def _lr_t(self, t):
+        return self.lr * math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
+
+    def update(self, params, grads):
+        t = self.iter + 1
+        self._run(optim.adam_update, params, grads, self._lr_t(t), self.beta1, self.beta2)
+        self.iter = t
+
+
+class AdaDelta(Optimizer):
+    """AdaDelta (Zeiler 2012), with PyTorch's ``lr`` multiplier on the step.
+
+    ``h = rho*h + (1-rho)*g*g; delta = sqrt(acc_delta+eps) / sqrt(h+eps) * g;
+    acc_delta = rho*acc_delta + (1-rho)*delta*delta; p -= lr*delta``
+
+    ``rho=0.95`` and ``eps=1e-6`` are Zeiler's values; PyTorch's ``Adadelta``
+    defaults to ``rho=0.9``. ``h`` and ``acc_delta`` are Zeiler's E[g^2] and
+    E[dx^2]. The book has no AdaDelta.
+    """
+
+    state_names = ("h", "acc_delta")
+
+    def __init__(self, rho=0.95, eps=1e-6, lr=1.0):
+        super().__init__()
+        self.rho = _fraction("rho", rho)
+        self.eps = _positive("eps", eps)
+        self.lr = _positive("lr", lr)
+
+    def update(self, params, grads):
+        self._run(optim.adadelta_update, params, grads, self.lr, self.rho, self.eps)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019).
+
+    ``p -= lr*weight_decay*p``, then :class:`Adam`'s step with the book's
+    folded ``lr_t`` and ``1e-7``. PyTorch's ``AdamW`` decays the same way
+    (``p *= 1 - lr*weight_decay``) but takes PyTorch's Adam step (see
+    :class:`Adam`). Unlike an L2 term in the loss, the decay is not scaled by
+    the adaptive denominator. The book has no AdamW.
+    """
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, weight_decay=0.01):
+        super().__init__(lr, beta1, beta2)
+        self.weight_decay = _non_negative("weight_decay", weight_decay)
+
+    def update(self, params, grads):
+        t = self.iter + 1
+        self._run(optim.adamw_update, params, grads, self._lr_t(t), self.beta1, self.beta2,
+                  self.lr, self.weight_decay)
+        self.iter = t
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
+              "rmsprop": RMSprop, "adam": Adam, "adadelta": AdaDelta, "adamw": AdamW}
+"""Optimizer classes by the book ``Trainer``'s lowercase names."""
+
+
+def get_optimizer(name, **kwargs):
+    """``OPTIMIZERS[name.lower()](**kwargs)``; ``ValueError`` listing the valid names on a miss."""
+    cls = OPTIMIZERS.get(name.lower()) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(OPTIMIZERS)}")
+    return cls(**kwargs)
