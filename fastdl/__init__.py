@@ -3,9 +3,10 @@ as fused Numba kernels over flat parameter buffers."""
 from .datasets import DatasetError, load_mnist
 from .flat import FlatParams
 from .gradient import numerical_gradient
-from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
-from .networks import MultiLayerNet, TwoLayerNet
+from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
+from .networks import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
 from .optimizers import (OPTIMIZERS, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RMSprop, SGD,
                          get_optimizer)
+from .trainer import Trainer
 
 __version__ = "0.1.0"

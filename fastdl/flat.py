@@ -18,6 +18,10 @@ class FlatParams(dict):
         dtype of the buffer (float32 or float64).
     flat : ndarray, optional
         ``(P,)`` buffer to adopt (C-contiguous, of ``dtype``); zeros when omitted.
+    order : sequence of str, optional
+        The order the keys iterate in, when it differs from the memory layout
+        (the book lists a network's gradients in another order than its
+        parameters; sharing the layout keeps the optimizer's one-kernel path).
 
     Notes
     -----
@@ -27,7 +31,7 @@ class FlatParams(dict):
     rebinds the key to another array.
     """
 
-    def __init__(self, layout, dtype=np.float64, flat=None):
+    def __init__(self, layout, dtype=np.float64, flat=None, order=None):
         super().__init__()
         self.layout = tuple((key, tuple(int(n) for n in shape)) for key, shape in layout)
         sizes = [int(np.prod(shape)) for _, shape in self.layout]
@@ -37,14 +41,19 @@ class FlatParams(dict):
             raise ValueError(f"flat buffer must be C-contiguous {np.dtype(dtype)} of shape "
                              f"({sum(sizes)},), got {flat.dtype} {flat.shape}")
         self.flat = flat
-        offset = 0
+        views, offset = {}, 0
         for (key, shape), size in zip(self.layout, sizes):
-            dict.__setitem__(self, key, flat[offset:offset + size].reshape(shape))
+            views[key] = flat[offset:offset + size].reshape(shape)
             offset += size
+        order = list(views) if order is None else list(order)
+        if sorted(order) != sorted(views):
+            raise ValueError(f"key order {order} is not a permutation of the layout's keys {list(views)}")
+        for key in order:
+            dict.__setitem__(self, key, views[key])
 
     def zeros_like(self):
         """A new :class:`FlatParams` of the same layout and dtype, filled with zeros."""
-        return FlatParams(self.layout, self.flat.dtype)
+        return FlatParams(self.layout, self.flat.dtype, order=list(self))
 
     def __setitem__(self, key, value):
         if key not in self:
@@ -65,4 +74,4 @@ class FlatParams(dict):
     __delitem__ = pop = popitem = clear = setdefault = _fixed_layout
 
     def __reduce__(self):
-        return (FlatParams, (self.layout, self.flat.dtype, self.flat.copy()))
+        return (FlatParams, (self.layout, self.flat.dtype, self.flat.copy(), list(self)))

@@ -189,3 +189,148 @@ def class_labels(t, logits_shape, dtype):
         bad = labels[(labels < 0) | (labels >= c)][0]
         raise ValueError(f"label {bad} is out of range for {c} classes (valid: 0..{c - 1})")
     return labels, np.empty((0, 0), dtype)
+
+
+class BatchNormalization:
+    """The book's batch normalization: ``forward(x, train_flg=True)``, ``backward(dout)``.
+
+    Parameters
+    ----------
+    gamma, beta : (D,) float32 or float64 arrays, kept by reference (a network's parameter views).
+    momentum : float, default 0.9
+        ``running = momentum * running + (1 - momentum) * batch_statistic`` in training mode.
+    running_mean, running_var : (D,) arrays, optional
+        Copied into the layer's own buffers of gamma's dtype; zeros (variance too, as the
+        book) on the first ``forward`` when omitted.
+
+    Training mode normalises with the batch mean and biased variance, ``std =
+    sqrt(var + 1e-6)``, and updates the running statistics in place; inference
+    mode uses the running statistics. An (N, C, H, W) input is normalised per
+    (c, h, w) feature, as the book (not per channel). ``backward`` leaves
+    ``dgamma`` and ``dbeta``.
+    """
+
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+        if not isinstance(gamma, np.ndarray) or gamma.dtype not in FLOAT_DTYPES or gamma.ndim != 1:
+            raise TypeError(f"gamma must be a 1-D float32/float64 array, got {type(gamma).__name__} "
+                            f"{getattr(gamma, 'dtype', '')} {getattr(gamma, 'shape', '')}")
+        if not isinstance(beta, np.ndarray) or beta.dtype != gamma.dtype or beta.shape != gamma.shape:
+            raise TypeError(f"beta must be a {gamma.dtype} array of gamma's shape {gamma.shape}, got "
+                            f"{type(beta).__name__} {getattr(beta, 'dtype', '')} {getattr(beta, 'shape', '')}")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+        self.gamma = gamma
+        self.beta = beta
+        self.momentum = momentum
+        self.input_shape = None
+        self.running_mean = self._running_buffer("running_mean", running_mean)
+        self.running_var = self._running_buffer("running_var", running_var)
+        self.batch_size = None
+        self.xc = None
+        self.xn = None
+        self.std = None
+        self.dgamma = None
+        self.dbeta = None
+        self._mu = None
+        self._out = None
+        self._dvar = None
+        self._dmu = None
+        self._dx = None
+
+    def _running_buffer(self, name, value):
+        if value is None:
+            return None
+        value = np.array(value, dtype=self.gamma.dtype)
+        if value.shape != self.gamma.shape:
+            raise ValueError(f"{name} has shape {value.shape}, expected gamma's shape {self.gamma.shape}")
+        return value
+
+    def _as_rows(self, x, name):
+        """x as (N, D) rows of gamma's dtype; (N, C, H, W) is flattened as the book does."""
+        x = np.asarray(x)
+        if x.ndim not in (2, 4):
+            raise ValueError(f"BatchNormalization takes (N, D) or (N, C, H, W) {name}, got shape {x.shape}")
+        rows = as_float_array(x.reshape(x.shape[0], -1), self.gamma.dtype, name)
+        if rows.shape[1] != self.gamma.shape[0]:
+            raise ValueError(f"BatchNormalization {name} of shape {x.shape} has {rows.shape[1]} features, "
+                             f"gamma has {self.gamma.shape[0]}")
+        return rows
+
+    def forward(self, x, train_flg=True):
+        self.input_shape = np.shape(x)
+        x = self._as_rows(x, "x")
+        dtype = self.gamma.dtype
+        if self.running_mean is None:
+            self.running_mean = np.zeros(self.gamma.shape, dtype)
+            self.running_var = np.zeros(self.gamma.shape, dtype)
+        self._out = reuse(self._out, x.shape, dtype)
+        if train_flg:
+            self.batch_size = x.shape[0]
+            self.xc = reuse(self.xc, x.shape, dtype)
+            self.xn = reuse(self.xn, x.shape, dtype)
+            self.std = reuse(self.std, self.gamma.shape, dtype)
+            self._mu = reuse(self._mu, self.gamma.shape, dtype)
+            K.batchnorm_forward(x, self.gamma, self.beta, self.running_mean, self.running_var,
+                                dtype.type(self.momentum), self._mu, self.xc, self.xn, self.std, self._out)
+        else:
+            K.batchnorm_inference_forward(x, self.gamma, self.beta, self.running_mean, self.running_var, self._out)
+        return self._out.reshape(self.input_shape)
+
+    def backward(self, dout):
+        if self.xc is None:
+            raise RuntimeError("BatchNormalization.backward needs a forward(x, train_flg=True) first")
+        dout = self._as_rows(dout, "dout")
+        if dout.shape != self.xc.shape:
+            raise ValueError(f"BatchNormalization.backward got dout of shape {dout.shape}, "
+                             f"the training forward had {self.xc.shape}")
+        dtype = self.gamma.dtype
+        self.dgamma = reuse(self.dgamma, self.gamma.shape, dtype)
+        self.dbeta = reuse(self.dbeta, self.gamma.shape, dtype)
+        self._dvar = reuse(self._dvar, self.gamma.shape, dtype)
+        self._dmu = reuse(self._dmu, self.gamma.shape, dtype)
+        self._dx = reuse(self._dx, dout.shape, dtype)
+        K.batchnorm_backward(dout, self.gamma, self.xc, self.xn, self.std,
+                             self.dgamma, self.dbeta, self._dvar, self._dmu, self._dx)
+        return self._dx.reshape(self.input_shape)
+
+
+class Dropout:
+    """The book's (not inverted) dropout: ``forward(x, train_flg=True)``, ``backward(dout)``.
+
+    Training mode draws ``mask = np.random.rand(*x.shape) > dropout_ratio`` from
+    NumPy's global RNG, in Python (so ``np.random.seed`` reproduces the book's
+    masks), and returns ``x * mask``; inference mode returns ``x * (1 - dropout_ratio)``.
+    """
+
+    def __init__(self, dropout_ratio=0.5):
+        if isinstance(dropout_ratio, bool) or not 0 <= dropout_ratio <= 1:
+            raise ValueError(f"dropout_ratio must be a number in [0, 1], got {dropout_ratio!r}")
+        self.dropout_ratio = dropout_ratio
+        self.mask = None
+        self._out = None
+        self._dx = None
+
+    def forward(self, x, train_flg=True):
+        x = as_float_array(x)
+        if x.ndim == 0:
+            raise ValueError("Dropout.forward needs an array, got a scalar")
+        self._out = reuse(self._out, x.shape, x.dtype)
+        if train_flg:
+            self.mask = reuse(self.mask, x.shape, np.bool_)
+            rand = np.random.rand(*x.shape)
+            K.dropout_forward(x.reshape(-1), rand.reshape(-1), float(self.dropout_ratio),
+                              self._out.reshape(-1), self.mask.reshape(-1))
+        else:
+            K.dropout_inference_forward(x.reshape(-1), x.dtype.type(1.0 - self.dropout_ratio),
+                                        self._out.reshape(-1))
+        return self._out
+
+    def backward(self, dout):
+        if self.mask is None:
+            raise RuntimeError("Dropout.backward needs a forward(x, train_flg=True) first")
+        dout = as_float_array(dout, name="dout")
+        if dout.shape != self.mask.shape:
+            raise ValueError(f"Dropout.backward got dout of shape {dout.shape}, the mask has {self.mask.shape}")
+        self._dx = reuse(self._dx, dout.shape, dout.dtype)
+        K.dropout_backward(dout.reshape(-1), self.mask.reshape(-1), self._dx.reshape(-1))
+        return self._dx

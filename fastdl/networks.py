@@ -3,8 +3,12 @@
 ``params`` is a :class:`~fastdl.flat.FlatParams`: ``params['W1']`` is a view
 into ``params.flat``, and the layers hold those very views. ``gradient()``
 returns the gradients as a FlatParams of the same layout whose views are the
-layers' own ``dW``/``db`` buffers: valid until the next ``gradient()`` call
-(the book returns fresh arrays; copy them if you keep several).
+layers' own ``dW``/``db``/``dgamma``/``dbeta`` buffers: valid until the next
+``gradient()`` call (the book returns fresh arrays; copy them if you keep
+several). With batch norm its keys iterate in the book's gradient order
+(``W1, b1, gamma1, beta1, W2, ...``), unlike ``params`` (all W/b first), while
+both share one memory layout, so an optimizer updates ``params.flat`` from
+``grads.flat`` in one pass.
 """
 from collections import OrderedDict
 
@@ -13,7 +17,7 @@ import numpy as np
 from .flat import FlatParams
 from .gradient import numerical_gradient
 from .kernels.layers import scaled_add
-from .layers import FLOAT_DTYPES, Affine, Relu, Sigmoid, SoftmaxWithLoss
+from .layers import FLOAT_DTYPES, Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
 
 ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid}
 
@@ -32,6 +36,24 @@ def weight_scale(weight_init_std, fan_in):
     return weight_init_std
 
 
+def book_layouts(sizes, use_batchnorm):
+    """The book's parameter layout and gradient key order for an affine stack of ``sizes``.
+
+    Returns ``(layout, grads_keys)``: ``layout`` lists ``W1, b1, ..., WL, bL``
+    then, with batch norm, ``gamma1, beta1, ..., gamma{L-1}, beta{L-1}`` (the
+    book's ``params`` order); ``grads_keys`` puts each gamma/beta right after
+    its layer's W/b (the book's ``gradient`` order).
+    """
+    depth = len(sizes) - 1
+    affine = [[(f"W{idx}", (sizes[idx - 1], sizes[idx])), (f"b{idx}", (sizes[idx],))]
+              for idx in range(1, depth + 1)]
+    norm = [[(f"gamma{idx}", (sizes[idx],)), (f"beta{idx}", (sizes[idx],))] if use_batchnorm else []
+            for idx in range(1, depth)] + [[]]
+    layout = [entry for entries in affine + norm for entry in entries]
+    grads_keys = [key for entries, norm_entries in zip(affine, norm) for key, _ in entries + norm_entries]
+    return layout, grads_keys
+
+
 class LayerNet:
     """What the book's layer-based networks share: an affine stack over one flat buffer.
 
@@ -45,11 +67,24 @@ class LayerNet:
     activation_layer : Relu or Sigmoid class, for the hidden layers.
     activation_name : str
         Layer-name prefix: 'Relu' (TwoLayerNet) or 'Activation_function' (MultiLayerNet).
+    weight_decay_lambda : float
+        L2 strength: the loss adds 0.5 * lambda * sum(W**2) over every W.
     dtype : float32 or float64
         Compute dtype of parameters, gradients and activations.
+    use_batchnorm : bool
+        A ``BatchNorm{i}`` after each hidden ``Affine{i}``, with parameters
+        ``gamma{i}`` (ones) and ``beta{i}`` (zeros).
+    use_dropout : bool
+        A ``Dropout{i}`` of ``dropout_ratio`` after each hidden activation.
+
+    Hidden layer i is ``Affine{i}, [BatchNorm{i}], {activation_name}{i}, [Dropout{i}]``.
+    ``params`` keys are the book's ``W1, b1, ..., WL, bL, gamma1, beta1, ...``;
+    the gradients use the book's gradient order, gamma/beta right after their
+    layer's W/b (``W1, b1, gamma1, beta1, W2, ...``).
     """
 
-    def __init__(self, sizes, weight_init_std, activation_layer, activation_name, weight_decay_lambda, dtype):
+    def __init__(self, sizes, weight_init_std, activation_layer, activation_name, weight_decay_lambda, dtype,
+                 use_batchnorm=False, use_dropout=False, dropout_ratio=0.5):
         dtype = np.dtype(dtype)
         if dtype not in FLOAT_DTYPES:
             raise TypeError(f"dtype must be float32 or float64, got {dtype}")
@@ -60,31 +95,43 @@ class LayerNet:
             raise ValueError(f"weight_decay_lambda must be >= 0, got {weight_decay_lambda}")
         self.weight_decay_lambda = weight_decay_lambda
         depth = len(sizes) - 1
-        layout = []
-        for idx in range(1, depth + 1):
-            layout += [(f"W{idx}", (sizes[idx - 1], sizes[idx])), (f"b{idx}", (sizes[idx],))]
-        self.params = FlatParams(layout, dtype)
+        params_layout, grads_keys = book_layouts(sizes, use_batchnorm)
+        self.params = FlatParams(params_layout, dtype)
         for idx in range(1, depth + 1):
             scale = weight_scale(weight_init_std, sizes[idx - 1])
             self.params[f"W{idx}"] = scale * np.random.randn(sizes[idx - 1], sizes[idx])
-        self.grads = self.params.zeros_like()
+        self.grads = FlatParams(self.params.layout, self.params.flat.dtype, order=grads_keys)
         self.layers = OrderedDict()
         for idx in range(1, depth + 1):
-            affine = Affine(self.params[f"W{idx}"], self.params[f"b{idx}"])
-            affine.dW, affine.db = self.grads[f"W{idx}"], self.grads[f"b{idx}"]
-            self.layers[f"Affine{idx}"] = affine
-            if idx < depth:
-                self.layers[f"{activation_name}{idx}"] = activation_layer()
+            self.layers[f"Affine{idx}"] = layer = Affine(self.params[f"W{idx}"], self.params[f"b{idx}"])
+            layer.dW, layer.db = self.grads[f"W{idx}"], self.grads[f"b{idx}"]
+            if idx == depth:
+                break
+            if use_batchnorm:
+                self.params[f"gamma{idx}"] = np.ones(sizes[idx])
+                self.layers[f"BatchNorm{idx}"] = layer = BatchNormalization(
+                    self.params[f"gamma{idx}"], self.params[f"beta{idx}"])
+                layer.dgamma, layer.dbeta = self.grads[f"gamma{idx}"], self.grads[f"beta{idx}"]
+            self.layers[f"{activation_name}{idx}"] = activation_layer()
+            if use_dropout:
+                self.layers[f"Dropout{idx}"] = Dropout(dropout_ratio)
         self._weight_keys = [f"W{idx}" for idx in range(1, depth + 1)]
 
-    def _forward(self, x):
-        for layer in self.layers.values():
-            x = layer.forward(x)
+    def _forward(self, x, train_flg):
+        for key, layer in self.layers.items():
+            if "Dropout" in key or "BatchNorm" in key:
+                x = layer.forward(x, train_flg)
+            else:
+                x = layer.forward(x)
         return x
 
-    def predict(self, x):
-        """Raw scores (logits) of shape (N, output_size); a new array."""
-        return self._forward(x).copy()
+    def predict(self, x, train_flg=False):
+        """Raw scores (logits) of shape (N, output_size); a new array.
+
+        ``train_flg`` reaches the layers whose name contains 'Dropout' or
+        'BatchNorm', as the book's MultiLayerNetExtend.
+        """
+        return self._forward(x, train_flg).copy()
 
     def _weight_decay(self):
         if not self.weight_decay_lambda:
@@ -95,20 +142,21 @@ class LayerNet:
             total += 0.5 * self.weight_decay_lambda * float(np.dot(w, w))
         return total
 
-    def loss(self, x, t):
-        """Cross-entropy of the batch plus 0.5 * lambda * sum(W**2) over every W."""
-        return self._loss_layer.forward(self._forward(x), t) + self._weight_decay()
+    def loss(self, x, t, train_flg=False):
+        """Cross-entropy of the batch plus 0.5 * lambda * sum(W**2) over every W (inference mode by default)."""
+        return self._loss_layer.forward(self._forward(x, train_flg), t) + self._weight_decay()
 
     def accuracy(self, x, t):
-        y = np.argmax(self._forward(x), axis=1)
+        y = np.argmax(self._forward(x, False), axis=1)
         t = np.asarray(t)
         if t.ndim != 1:
             t = np.argmax(t, axis=1)
         return np.sum(y == t) / float(x.shape[0])
 
     def gradient(self, x, t):
-        """Backpropagated gradients, a FlatParams keyed like ``params``, valid until the next call."""
-        self.loss(x, t)
+        """Backpropagated gradients of a training-mode pass, a FlatParams in the book's
+        gradient key order, valid until the next call."""
+        self.loss(x, t, train_flg=True)
         dout = self._loss_layer.backward(1)
         layers = list(self.layers.values())
         for layer in reversed(layers[1:]):
@@ -121,9 +169,11 @@ class LayerNet:
         return self.grads
 
     def numerical_gradient(self, x, t):
-        """The book's numerical gradient of ``loss`` for every parameter (slow: 2 losses per element)."""
-        loss_W = lambda W: self.loss(x, t)  # noqa: E731  (ignores W: the layers read params in place)
-        return {key: numerical_gradient(loss_W, self.params[key]) for key in self.params}
+        """The book's numerical gradient of the training-mode ``loss`` for every parameter,
+        in the gradient key order (slow: 2 losses per element; each one updates the
+        batch-norm running statistics and draws new dropout masks, as the book)."""
+        loss_W = lambda W: self.loss(x, t, train_flg=True)  # noqa: E731  (the layers read params in place)
+        return {key: numerical_gradient(loss_W, self.params[key]) for key in self.grads}
 
 
 class TwoLayerNet(LayerNet):
@@ -135,16 +185,44 @@ class TwoLayerNet(LayerNet):
 
 
 class MultiLayerNet(LayerNet):
-    """The book's ``MultiLayerNet``: (Affine, activation) * len(hidden_size_list), Affine, ``last_layer``."""
+    """The book's ``MultiLayerNet``: (Affine, activation) * len(hidden_size_list), Affine, ``last_layer``.
+
+    ``use_batchnorm=True`` (the E-資格 course's version of the class) adds
+    ``BatchNorm{i}`` layers as :class:`MultiLayerNetExtend` does.
+    """
 
     def __init__(self, input_size, hidden_size_list, output_size, activation="relu", weight_init_std="relu",
-                 weight_decay_lambda=0, dtype=np.float64):
+                 weight_decay_lambda=0, use_batchnorm=False, dtype=np.float64):
+        self._build(input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda,
+                    use_batchnorm, False, 0.5, dtype)
+
+    def _build(self, input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda,
+               use_batchnorm, use_dropout, dropout_ratio, dtype):
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation={activation!r}: choose one of {sorted(ACTIVATIONS)}")
         self.input_size = input_size
         self.output_size = output_size
         self.hidden_size_list = hidden_size_list
         self.hidden_layer_num = len(hidden_size_list)
+        self.use_batchnorm = use_batchnorm
         super().__init__([input_size, *hidden_size_list, output_size], weight_init_std,
-                         ACTIVATIONS[activation], "Activation_function", weight_decay_lambda, dtype)
+                         ACTIVATIONS[activation], "Activation_function", weight_decay_lambda, dtype,
+                         use_batchnorm, use_dropout, dropout_ratio)
         self.last_layer = self._loss_layer = SoftmaxWithLoss()
+
+
+class MultiLayerNetExtend(MultiLayerNet):
+    """The book's ``MultiLayerNetExtend``: MultiLayerNet with optional dropout and batch normalization.
+
+    Hidden layer i is ``Affine{i}, [BatchNorm{i}], Activation_function{i}, [Dropout{i}]``
+    (the keyword is spelled ``dropout_ration``, as the book). ``loss`` and
+    ``predict`` default to inference mode (``train_flg=False``); ``gradient``
+    and ``numerical_gradient`` run in training mode.
+    """
+
+    def __init__(self, input_size, hidden_size_list, output_size, activation="relu", weight_init_std="relu",
+                 weight_decay_lambda=0, use_dropout=False, dropout_ration=0.5, use_batchnorm=False,
+                 dtype=np.float64):
+        self.use_dropout = use_dropout
+        self._build(input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda,
+                    use_batchnorm, use_dropout, dropout_ration, dtype)

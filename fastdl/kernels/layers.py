@@ -151,3 +151,156 @@ def softmax_cross_entropy_forward(x, t, t_onehot, y, dx):
             dx[i, j] = (y[i, j] - target) / batch
         loss -= math.log(y[i, t[i]] + delta)
     return loss / n
+
+
+@kernel()
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, mu, xc, xn, std, out):
+    """The book's BatchNormalization forward in training mode.
+
+    Parameters
+    ----------
+    x : (N, D) input batch.
+    gamma, beta : (D,) scale and shift.
+    running_mean, running_var : (D,) updated in place:
+        ``running = momentum * running + (1 - momentum) * batch_statistic``.
+    momentum : scalar of x's dtype.
+    mu : (D,) output: batch mean.
+    xc : (N, D) output: x - mu.
+    xn : (N, D) output: xc / std.
+    std : (D,) output: sqrt(var + 1e-6), var the biased batch variance.
+    out : (N, D) output: gamma * xn + beta.
+
+    Sums run row by row into the (D,) accumulators, the order NumPy's
+    ``sum(axis=0)`` uses, so float64 results equal the book's bit for bit.
+    Serial: the work is batch-sized and the reductions run over rows.
+    """
+    n, d = x.shape
+    batch = x.dtype.type(n)
+    zero = x.dtype.type(0)
+    one = x.dtype.type(1)
+    eps = x.dtype.type(1e-6)  # the book writes 10e-7
+    for j in range(d):
+        mu[j] = zero
+        std[j] = zero
+    for i in range(n):
+        for j in range(d):
+            mu[j] += x[i, j]
+    for j in range(d):
+        mu[j] /= batch
+    for i in range(n):
+        for j in range(d):
+            xc[i, j] = x[i, j] - mu[j]
+            std[j] += xc[i, j] * xc[i, j]
+    for j in range(d):
+        var = std[j] / batch
+        running_mean[j] = momentum * running_mean[j] + (one - momentum) * mu[j]
+        running_var[j] = momentum * running_var[j] + (one - momentum) * var
+        std[j] = math.sqrt(var + eps)
+    for i in range(n):
+        for j in range(d):
+            xn[i, j] = xc[i, j] / std[j]
+            out[i, j] = gamma[j] * xn[i, j] + beta[j]
+
+
+@kernel(parallel=True)
+def batchnorm_inference_forward(x, gamma, beta, running_mean, running_var, out):
+    """The book's BatchNormalization forward in inference mode.
+
+    out = gamma * (x - running_mean) / sqrt(running_var + 1e-6) + beta.
+    x, out : (N, D); gamma, beta, running_mean, running_var : (D,).
+    """
+    n, d = x.shape
+    eps = x.dtype.type(1e-6)
+    if n * d < PARALLEL_MIN_SIZE:
+        for i in range(n):
+            for j in range(d):
+                out[i, j] = gamma[j] * ((x[i, j] - running_mean[j]) / math.sqrt(running_var[j] + eps)) + beta[j]
+    else:
+        for i in prange(n):
+            for j in range(d):
+                out[i, j] = gamma[j] * ((x[i, j] - running_mean[j]) / math.sqrt(running_var[j] + eps)) + beta[j]
+
+
+@kernel()
+def batchnorm_backward(dout, gamma, xc, xn, std, dgamma, dbeta, dvar, dmu, dx):
+    """The book's BatchNormalization backward, term by term.
+
+    Parameters
+    ----------
+    dout : (N, D) upstream gradient.
+    gamma : (D,).
+    xc, xn : (N, D) and std : (D,) from the training-mode forward.
+    dgamma, dbeta : (D,) outputs: sum(xn * dout) and sum(dout) over the batch.
+    dvar, dmu : (D,) outputs: gradients of the batch variance and mean.
+    dx : (N, D) output, never aliasing dout.
+
+    With dxn = gamma * dout: dstd = -sum(dxn * xc / std**2), dvar = 0.5 * dstd / std,
+    dxc = dxn / std + (2 / N) * xc * dvar, dmu = sum(dxc), dx = dxc - dmu / N.
+    """
+    n, d = dout.shape
+    batch = dx.dtype.type(n)
+    zero = dx.dtype.type(0)
+    half = dx.dtype.type(0.5)
+    two_over_n = dx.dtype.type(2) / batch
+    for j in range(d):
+        dgamma[j] = zero
+        dbeta[j] = zero
+        dvar[j] = zero
+        dmu[j] = zero
+    for i in range(n):
+        for j in range(d):
+            dbeta[j] += dout[i, j]
+            dgamma[j] += xn[i, j] * dout[i, j]
+            dvar[j] += (gamma[j] * dout[i, j] * xc[i, j]) / (std[j] * std[j])
+    for j in range(d):
+        dvar[j] = half * -dvar[j] / std[j]
+    for i in range(n):
+        for j in range(d):
+            dx[i, j] = gamma[j] * dout[i, j] / std[j] + two_over_n * xc[i, j] * dvar[j]
+            dmu[j] += dx[i, j]
+    for i in range(n):
+        for j in range(d):
+            dx[i, j] -= dmu[j] / batch
+
+
+@kernel(parallel=True)
+def dropout_forward(x, rand, dropout_ratio, out, mask):
+    """The book's Dropout in training mode: mask = rand > dropout_ratio, out = x * mask.
+
+    x, out : (M,) raveled; rand : (M,) float64 uniforms drawn by the caller
+    from NumPy's global RNG (the book's ``np.random.rand``); dropout_ratio : float64;
+    mask : (M,) bool output. Not inverted: nothing is rescaled here.
+    """
+    n = x.size
+    if n < PARALLEL_MIN_SIZE:
+        for i in range(n):
+            mask[i] = rand[i] > dropout_ratio
+            out[i] = x[i] * mask[i]
+    else:
+        for i in prange(n):
+            mask[i] = rand[i] > dropout_ratio
+            out[i] = x[i] * mask[i]
+
+
+@kernel(parallel=True)
+def dropout_inference_forward(x, keep_ratio, out):
+    """The book's Dropout in inference mode: out = x * (1 - dropout_ratio).  x, out : (M,)."""
+    n = x.size
+    if n < PARALLEL_MIN_SIZE:
+        for i in range(n):
+            out[i] = x[i] * keep_ratio
+    else:
+        for i in prange(n):
+            out[i] = x[i] * keep_ratio
+
+
+@kernel(parallel=True)
+def dropout_backward(dout, mask, dx):
+    """dx = dout * mask, the book's Dropout.backward.  All (M,) raveled."""
+    n = dout.size
+    if n < PARALLEL_MIN_SIZE:
+        for i in range(n):
+            dx[i] = dout[i] * mask[i]
+    else:
+        for i in prange(n):
+            dx[i] = dout[i] * mask[i]
