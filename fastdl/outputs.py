@@ -1,0 +1,67 @@
+"""Files the commands write: each one appears whole or not at all (temporary file + ``os.replace``)."""
+import contextlib
+import csv
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+FILE_MODE = 0o644
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; when the block succeeds it replaces ``path``.
+
+    On any exception (KeyboardInterrupt included) the temporary file is
+    removed and ``path`` keeps its previous content.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, FILE_MODE)  # mkstemp creates 0600: outputs are ordinary readable files
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_csv(path, rows, fieldnames):
+    """Write ``rows`` (dicts) as CSV with a header line."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_json(path, data):
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+
+
+def new_figure(nrows=1, ncols=1, figsize=(6.4, 4.8)):
+    """A figure and its axes, independent of pyplot (no display or backend needed)."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def save_figure(fig, path):
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+
+
+def prepare_out_dir(path):
+    """Create the output directory (and parents); a clear error when it is a file or not writable."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"--out {path} exists and is not a directory")
+    path.mkdir(parents=True, exist_ok=True)
+    if not os.access(path, os.W_OK):
+        raise PermissionError(f"--out {path} is not writable")
+    return path
