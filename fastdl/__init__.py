@@ -1,6 +1,7 @@
 """fastdl: the layers, networks and optimizers of "Deep Learning from Scratch",
 as fused Numba kernels over flat parameter buffers."""
 from .datasets import DatasetError, load_mnist
+from .diagnostics import NonFiniteLossError, check_finite_loss, gradient_norm
 from .flat import FlatParams
 from .gradient import numerical_gradient
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss

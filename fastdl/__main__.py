@@ -16,6 +16,8 @@ from .optimizers import OPTIMIZERS
 from .train import TRAIN_DEFAULTS
 
 INIT_NAMES = ("relu", "he", "sigmoid", "xavier")
+EXACT_LOSS_HELP = ("exact log-sum-exp cross-entropy instead of the book's -log(y + 1e-7), which caps a sample's "
+                   "loss at 16.1 and misstates the gradient of confidently wrong samples")
 
 
 def positive_int(text):
@@ -95,6 +97,7 @@ def add_train_parser(commands):
                      help="batch normalisation after every hidden Affine (MultiLayerNetExtend)")
     net.add_argument("--dropout", type=dropout_ratio, metavar="RATIO",
                      help="dropout after every hidden activation with this ratio (MultiLayerNetExtend)")
+    net.add_argument("--exact-loss", action="store_true", default=None, help=EXACT_LOSS_HELP)
     opt = p.add_argument_group("optimizer")
     opt.add_argument("--optimizer", choices=list(OPTIMIZERS), help=f"default: {d['optimizer']}")
     opt.add_argument("--lr", type=positive_float,
@@ -115,7 +118,9 @@ def add_train_parser(commands):
                      help="train on the first N training samples only (default: all 60,000)")
     run.add_argument("--out", metavar="DIR", help="output directory (default: runs/train-<date>-<time>, "
                                                   "or the --resume directory)")
-    run.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR with a fresh optimizer state")
+    run.add_argument("--resume", metavar="DIR",
+                     help="continue the run saved in DIR where it stopped (network, optimizer state, RNG, batch "
+                          "order): bit for bit as if never stopped; without --epochs it finishes the saved run")
     add_compute_options(p)
     p.set_defaults(command=run_train, parser=p)
 
@@ -159,6 +164,7 @@ def add_network_options(parser, batchnorm=True):
         parser.add_argument("--batchnorm", action="store_true", help="batch normalisation in every network")
     parser.add_argument("--dropout", type=dropout_ratio, default=0.0, metavar="RATIO",
                         help="dropout with this ratio in every network (default: none)")
+    parser.add_argument("--exact-loss", action="store_true", help=EXACT_LOSS_HELP)
 
 
 def add_run_options(parser, iters=None, epochs=None, batch_size=100, lr=None, seed=0, train_size=None):

@@ -38,7 +38,8 @@ def new_network(args, hidden, seed, **overrides):
     ``seed`` seeds NumPy's global RNG first; None draws from where the RNG is.
     """
     options = {"weight_decay": getattr(args, "weight_decay", 0.0), "batchnorm": getattr(args, "batchnorm", False),
-               "dropout": getattr(args, "dropout", 0.0), "dtype": args.dtype, **overrides}
+               "dropout": getattr(args, "dropout", 0.0), "exact_loss": getattr(args, "exact_loss", False),
+               "dtype": args.dtype, **overrides}
     if seed is not None:
         np.random.seed(seed)
     return build_network(network_spec(hidden, **options))
@@ -113,7 +114,8 @@ def plot_losses(ax, losses, title, ylim=(0, 1)):
 
 def network_note(args):
     extras = [f"weight decay {args.weight_decay:g}" if args.weight_decay else "",
-              "batch norm" if args.batchnorm else "", f"dropout {args.dropout:g}" if args.dropout else ""]
+              "batch norm" if args.batchnorm else "", f"dropout {args.dropout:g}" if args.dropout else "",
+              "exact loss" if args.exact_loss else ""]
     return ", ".join(["", *filter(None, extras)])
 
 

@@ -4,6 +4,8 @@ A network's ``params`` is a :class:`FlatParams`: a dict whose values are views
 into ``params.flat``. Its gradients and every optimizer state live in buffers
 of the same layout, so an optimizer update is one kernel over ``flat``.
 """
+import operator
+
 import numpy as np
 
 
@@ -33,7 +35,10 @@ class FlatParams(dict):
 
     def __init__(self, layout, dtype=np.float64, flat=None, order=None):
         super().__init__()
-        self.layout = tuple((key, tuple(int(n) for n in shape)) for key, shape in layout)
+        self.layout = tuple(_checked_entry(entry) for entry in layout)
+        keys = [key for key, _ in self.layout]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"layout repeats keys: {sorted({key for key in keys if keys.count(key) > 1})}")
         sizes = [int(np.prod(shape)) for _, shape in self.layout]
         if flat is None:
             flat = np.zeros(sum(sizes), dtype=dtype)
@@ -60,6 +65,8 @@ class FlatParams(dict):
             raise KeyError(f"{key!r} is not a parameter of this buffer; keys are {list(self)}")
         view = dict.__getitem__(self, key)
         value = np.asarray(value)
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"params[{key!r}] holds real numbers, cannot assign an array of dtype {value.dtype}")
         if value.shape != view.shape:
             raise ValueError(f"params[{key!r}] has shape {view.shape}, cannot assign shape {value.shape}")
         view[...] = value
@@ -75,3 +82,15 @@ class FlatParams(dict):
 
     def __reduce__(self):
         return (FlatParams, (self.layout, self.flat.dtype, self.flat.copy(), list(self)))
+
+
+def _checked_entry(entry):
+    """A layout entry as ``(key, shape tuple of ints >= 0)``, else a ValueError naming it."""
+    try:
+        key, shape = entry
+        shape = tuple(operator.index(n) for n in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"layout entries are (key, shape) pairs with a tuple of ints, got {entry!r}") from None
+    if any(n < 0 for n in shape):
+        raise ValueError(f"layout entry {key!r} has a negative dimension: {shape}")
+    return key, shape

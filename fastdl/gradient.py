@@ -18,18 +18,28 @@ def numerical_gradient(f, x):
     -------
     grad : ndarray of x's shape and dtype
     """
+    if not callable(f):
+        raise TypeError(f"numerical_gradient(f, x) needs a function f, got {type(f).__name__}")
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
         raise TypeError(f"numerical_gradient perturbs x in place by 1e-4, so x must be a float array, "
                         f"got {type(x).__name__} of dtype {getattr(x, 'dtype', None)}; "
                         f"use np.asarray(x, dtype=np.float64)")
+    if not x.flags.writeable:
+        raise ValueError("numerical_gradient perturbs x in place by 1e-4, but x is read-only")
     h = 1e-4
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         saved = x[idx]
         x[idx] = saved + h
-        f_plus = f(x)
+        f_plus = _scalar(f(x))
         x[idx] = saved - h
-        f_minus = f(x)
+        f_minus = _scalar(f(x))
         grad[idx] = (f_plus - f_minus) / (2 * h)
         x[idx] = saved
     return grad
+
+
+def _scalar(value):
+    if np.ndim(value) != 0:
+        raise ValueError(f"numerical_gradient needs f to return one number (the loss), got shape {np.shape(value)}")
+    return value

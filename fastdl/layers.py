@@ -6,6 +6,8 @@ buffers each layer reuses while the shapes stay the same, so they are valid
 until the layer's next ``forward``/``backward``; and ``Affine.x`` is a
 float copy of the input when the input's dtype differs from ``W``'s.
 """
+import numbers
+
 import numpy as np
 
 from .functions import *  # noqa: F401,F403  (the book's star import exposes them too)
@@ -32,7 +34,32 @@ def as_float_array(x, dtype=None, name="x"):
         raise TypeError(f"{name} must be a real numeric array, got dtype {x.dtype}")
     if dtype is None:
         dtype = x.dtype if x.dtype in FLOAT_DTYPES else np.float64
-    return np.ascontiguousarray(x, dtype=dtype)
+    return np.asarray(x, dtype=dtype, order="C")
+
+
+def require_forward(layer, state):
+    """RuntimeError unless ``state`` (what ``forward`` leaves for ``backward``) exists."""
+    if state is None:
+        raise RuntimeError(f"{type(layer).__name__}.backward needs a forward() first")
+
+
+def check_batch(name, rows):
+    """ValueError for a batch of no rows, whose mean (loss, statistics, accuracy) is undefined."""
+    if rows == 0:
+        raise ValueError(f"{name} got an empty batch (0 rows): its mean is undefined")
+
+
+def is_real_number(value):
+    """True for a Python or NumPy real number other than a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_fraction(name, value):
+    """A real number in [0, 1] (the book's momentum and dropout_ratio), else a TypeError/ValueError."""
+    if not is_real_number(value):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
 
 
 class Affine:
@@ -57,34 +84,60 @@ class Affine:
         self._out = None
         self._dx = None
 
+    def _weights(self):
+        """``(W, b)`` as the kernels take them, read afresh each call (the book's params are shared).
+
+        A C- or Fortran-ordered W is used as it is (the book's ``sample_weight.pkl``
+        is Fortran-ordered float32); a strided W, or a b of another dtype, is copied.
+        """
+        W, b = self.W, self.b
+        if not isinstance(W, np.ndarray) or W.ndim != 2:
+            raise TypeError(f"Affine W must be a 2-D array, got {type(W).__name__} of shape {np.shape(W)}")
+        if W.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"Affine W has dtype {W.dtype}; use W.astype(np.float64)")
+        if not (W.flags.c_contiguous or W.flags.f_contiguous):
+            W = np.ascontiguousarray(W)
+        if not isinstance(b, np.ndarray) or b.dtype != W.dtype or not b.flags.c_contiguous:
+            b = as_float_array(b, W.dtype, "b")
+        if b.shape != (W.shape[1],):
+            raise ValueError(f"Affine b has shape {b.shape}, but W has shape {W.shape}: expected ({W.shape[1]},)")
+        return W, b
+
     def forward(self, x):
+        W, b = self._weights()
         x = np.asarray(x)
         if x.ndim == 0:
             raise ValueError("Affine.forward needs an (N, D) batch, got a scalar")
         self.original_x_shape = x.shape
         x2d = x.reshape(x.shape[0], -1) if x.ndim != 2 else x
-        if x2d.shape[1] != self.W.shape[0]:
+        if x2d.shape[1] != W.shape[0]:
             raise ValueError(f"Affine input has width {x2d.shape[1]} (shape {x.shape}), "
-                             f"but W has shape {self.W.shape}: expected width {self.W.shape[0]}")
-        if self.W.dtype not in FLOAT_DTYPES:
-            raise TypeError(f"Affine W has dtype {self.W.dtype}; use W.astype(np.float64)")
-        self.x = as_float_array(x2d, self.W.dtype)
-        self._out = reuse(self._out, (x2d.shape[0], self.W.shape[1]), self.W.dtype)
-        K.affine_forward(self.x, self.W, self.b, self._out)
+                             f"but W has shape {W.shape}: expected width {W.shape[0]}")
+        self.x = as_float_array(x2d, W.dtype)
+        self._out = reuse(self._out, (x2d.shape[0], W.shape[1]), W.dtype)
+        K.affine_forward(self.x, W, b, self._out)
         return self._out
+
+    def _dout(self, dout):
+        require_forward(self, self.x)
+        dout = as_float_array(dout, self.W.dtype, "dout")
+        if dout.shape != (self.x.shape[0], self.W.shape[1]):
+            raise ValueError(f"Affine.backward got dout of shape {dout.shape}, the forward output was "
+                             f"{(self.x.shape[0], self.W.shape[1])}")
+        return dout
 
     def backward_params(self, dout):
         """Only ``dW`` and ``db``: the first layer's ``dx`` is work nobody needs."""
-        dout = as_float_array(dout, self.W.dtype, "dout")
+        dout = self._dout(dout)
         self.dW = reuse(self.dW, self.W.shape, self.W.dtype)
-        self.db = reuse(self.db, self.b.shape, self.W.dtype)
+        self.db = reuse(self.db, (self.W.shape[1],), self.W.dtype)
         K.affine_backward_params(self.x, dout, self.dW, self.db)
         return dout
 
     def backward(self, dout):
         dout = self.backward_params(dout)
         self._dx = reuse(self._dx, self.x.shape, self.W.dtype)
-        K.affine_backward_input(dout, self.W, self._dx)
+        K.affine_backward_input(dout, self._weights()[0], self._dx)
         return self._dx.reshape(self.original_x_shape)
 
 
@@ -103,8 +156,16 @@ class Relu:
         return self._out
 
     def backward(self, dout):
-        if isinstance(dout, np.ndarray) and dout.dtype in FLOAT_DTYPES and dout.flags.c_contiguous \
-                and dout.shape == self.mask.shape:
+        require_forward(self, self.mask)
+        if not isinstance(dout, np.ndarray):
+            raise TypeError(f"Relu.backward zeroes dout in place, as the book, so dout must be an array, "
+                            f"got {type(dout).__name__}")
+        if not dout.flags.writeable:
+            raise ValueError("Relu.backward zeroes dout in place, as the book, but dout is read-only: "
+                             "pass dout.copy()")
+        if dout.shape != self.mask.shape:
+            raise ValueError(f"Relu.backward got dout of shape {dout.shape}, the forward input was {self.mask.shape}")
+        if dout.dtype in FLOAT_DTYPES and dout.flags.c_contiguous:
             K.relu_backward(dout.reshape(-1), self.mask.reshape(-1))
         else:
             dout[self.mask] = 0
@@ -125,6 +186,7 @@ class Sigmoid:
         return self.out
 
     def backward(self, dout):
+        require_forward(self, self.out)
         dout = as_float_array(dout, self.out.dtype, "dout")
         if dout.shape != self.out.shape:
             raise ValueError(f"Sigmoid.backward got dout of shape {dout.shape}, forward output was {self.out.shape}")
@@ -134,16 +196,27 @@ class Sigmoid:
 
 
 class SoftmaxWithLoss:
-    """Softmax followed by the book's cross-entropy (``1e-7`` inside the log).
+    """Softmax followed by cross-entropy: the book's (``1e-7`` inside the log) or the exact one.
+
+    Parameters
+    ----------
+    exact : bool, default False
+        False: the book's ``-log(y[n, t_n] + 1e-7)`` averaged over the batch,
+        the book's numbers. It caps each sample's loss at ~16.1 and, once a
+        logit gap passes ~10, is no longer the loss whose gradient
+        ``backward`` returns. True: the exact ``logsumexp(x[n]) - x[n, t_n]``,
+        of which ``(y - t) / N`` is the gradient at any gap.
 
     ``forward(x, t)`` takes logits x (N, C) and labels t: class indices (N,)
     of any integer dtype, or one-hot rows (N, C) (detected, as the book, by
-    ``t.size == x.size``). It computes the loss, ``y`` and the gradient in one
-    pass; ``backward(dout=1)`` returns that gradient ``(y - t) / N`` and, as
-    the book, ignores ``dout``.
+    ``t.size == x.size``; the loss reads each row's argmax, the gradient the
+    row itself). It computes the loss, ``y`` and the gradient in one pass;
+    ``backward(dout=1)`` returns that gradient ``(y - t) / N`` and, as the
+    book, ignores ``dout``. NaN or inf logits give a NaN or inf loss, as NumPy.
     """
 
-    def __init__(self):
+    def __init__(self, exact=False):
+        self.exact = exact
         self.loss = None
         self.y = None
         self.t = None
@@ -154,15 +227,18 @@ class SoftmaxWithLoss:
         x = as_float_array(x)
         if x.ndim == 1:
             x = x.reshape(1, -1)
-        if x.ndim != 2:
-            raise ValueError(f"SoftmaxWithLoss expects logits of shape (N, C), got {x.shape}")
+        if x.ndim != 2 or x.shape[1] == 0:
+            raise ValueError(f"SoftmaxWithLoss expects logits of shape (N, C) with C >= 1, got {x.shape}")
+        check_batch("SoftmaxWithLoss", x.shape[0])
         labels, one_hot = class_labels(t, x.shape, x.dtype)
         self.y = reuse(self.y, x.shape, x.dtype)
         self._dx = reuse(self._dx, x.shape, x.dtype)
-        self.loss = np.float64(K.softmax_cross_entropy_forward(x, labels, one_hot, self.y, self._dx))
+        self.loss = np.float64(K.softmax_cross_entropy_forward(x, labels, one_hot, bool(self.exact),
+                                                               self.y, self._dx))
         return self.loss
 
     def backward(self, dout=1):
+        require_forward(self, self._dx)
         return self._dx
 
 
@@ -178,17 +254,20 @@ def class_labels(t, logits_shape, dtype):
         raise TypeError(f"labels must be integer class indices or one-hot floats, got dtype {t.dtype}")
     if t.size == n * c:
         one_hot = np.ascontiguousarray(t.reshape(n, c), dtype=dtype)
+        if not np.isfinite(one_hot).all():
+            row = int(np.argwhere(~np.isfinite(one_hot))[0, 0])
+            raise ValueError(f"one-hot labels hold NaN or inf (row {row}: {one_hot[row]})")
         return np.argmax(one_hot, axis=1), one_hot
     if t.size != n:
         raise ValueError(f"labels of shape {t.shape} do not match logits of shape {logits_shape}: "
                          f"expected ({n},) class indices or ({n}, {c}) one-hot rows")
-    if t.dtype.kind not in "iub":
+    if t.dtype.kind not in "iu":
         raise TypeError(f"class-index labels must have an integer dtype, got {t.dtype}")
-    labels = t.reshape(n).astype(np.intp, copy=False)
+    labels = t.reshape(n)
     if n and (labels.min() < 0 or labels.max() >= c):
         bad = labels[(labels < 0) | (labels >= c)][0]
         raise ValueError(f"label {bad} is out of range for {c} classes (valid: 0..{c - 1})")
-    return labels, np.empty((0, 0), dtype)
+    return labels.astype(np.intp, copy=False), np.empty((0, 0), dtype)
 
 
 class BatchNormalization:
@@ -217,8 +296,7 @@ class BatchNormalization:
         if not isinstance(beta, np.ndarray) or beta.dtype != gamma.dtype or beta.shape != gamma.shape:
             raise TypeError(f"beta must be a {gamma.dtype} array of gamma's shape {gamma.shape}, got "
                             f"{type(beta).__name__} {getattr(beta, 'dtype', '')} {getattr(beta, 'shape', '')}")
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+        check_fraction("momentum", momentum)
         self.gamma = gamma
         self.beta = beta
         self.momentum = momentum
@@ -250,6 +328,7 @@ class BatchNormalization:
         x = np.asarray(x)
         if x.ndim not in (2, 4):
             raise ValueError(f"BatchNormalization takes (N, D) or (N, C, H, W) {name}, got shape {x.shape}")
+        check_batch(f"BatchNormalization {name}", x.shape[0])
         rows = as_float_array(x.reshape(x.shape[0], -1), self.gamma.dtype, name)
         if rows.shape[1] != self.gamma.shape[0]:
             raise ValueError(f"BatchNormalization {name} of shape {x.shape} has {rows.shape[1]} features, "
@@ -303,8 +382,7 @@ class Dropout:
     """
 
     def __init__(self, dropout_ratio=0.5):
-        if isinstance(dropout_ratio, bool) or not 0 <= dropout_ratio <= 1:
-            raise ValueError(f"dropout_ratio must be a number in [0, 1], got {dropout_ratio!r}")
+        check_fraction("dropout_ratio", dropout_ratio)
         self.dropout_ratio = dropout_ratio
         self.mask = None
         self._out = None

@@ -17,7 +17,8 @@ import numpy as np
 from .flat import FlatParams
 from .gradient import numerical_gradient
 from .kernels.layers import scaled_add
-from .layers import FLOAT_DTYPES, Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
+from .layers import (FLOAT_DTYPES, Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, check_batch,
+                     class_labels, is_real_number)
 
 ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid}
 
@@ -29,11 +30,22 @@ def weight_scale(weight_init_std, fan_in):
         return np.sqrt(2.0 / fan_in)
     if name in ("sigmoid", "xavier"):
         return np.sqrt(1.0 / fan_in)
-    if isinstance(weight_init_std, str):
+    if not is_real_number(weight_init_std):
         raise ValueError(f"weight_init_std={weight_init_std!r}: use 'relu'/'he', 'sigmoid'/'xavier' or a number")
     if not np.isfinite(weight_init_std) or weight_init_std <= 0:
         raise ValueError(f"weight_init_std must be a positive number, got {weight_init_std}")
     return weight_init_std
+
+
+def compute_dtype(dtype):
+    """``dtype`` as a NumPy dtype, float32 or float64, else a TypeError naming it."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype
 
 
 def book_layouts(sizes, use_batchnorm):
@@ -85,14 +97,12 @@ class LayerNet:
 
     def __init__(self, sizes, weight_init_std, activation_layer, activation_name, weight_decay_lambda, dtype,
                  use_batchnorm=False, use_dropout=False, dropout_ratio=0.5):
-        dtype = np.dtype(dtype)
-        if dtype not in FLOAT_DTYPES:
-            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        dtype = compute_dtype(dtype)
         for size in sizes:
             if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
                 raise ValueError(f"layer sizes must be positive integers, got {sizes}")
-        if not np.isfinite(weight_decay_lambda) or weight_decay_lambda < 0:
-            raise ValueError(f"weight_decay_lambda must be >= 0, got {weight_decay_lambda}")
+        if not is_real_number(weight_decay_lambda) or not np.isfinite(weight_decay_lambda) or weight_decay_lambda < 0:
+            raise ValueError(f"weight_decay_lambda must be a number >= 0, got {weight_decay_lambda!r}")
         self.weight_decay_lambda = weight_decay_lambda
         depth = len(sizes) - 1
         params_layout, grads_keys = book_layouts(sizes, use_batchnorm)
@@ -147,11 +157,12 @@ class LayerNet:
         return self._loss_layer.forward(self._forward(x, train_flg), t) + self._weight_decay()
 
     def accuracy(self, x, t):
-        y = np.argmax(self._forward(x, False), axis=1)
-        t = np.asarray(t)
-        if t.ndim != 1:
-            t = np.argmax(t, axis=1)
-        return np.sum(y == t) / float(x.shape[0])
+        """Fraction of rows whose largest score is the label (class indices or one-hot rows, checked as
+        the loss checks them), in inference mode."""
+        scores = self._forward(x, False)
+        check_batch("accuracy", scores.shape[0])
+        labels, _ = class_labels(t, scores.shape, scores.dtype)
+        return np.sum(np.argmax(scores, axis=1) == labels) / float(scores.shape[0])
 
     def gradient(self, x, t):
         """Backpropagated gradients of a training-mode pass, a FlatParams in the book's
@@ -177,11 +188,16 @@ class LayerNet:
 
 
 class TwoLayerNet(LayerNet):
-    """The book's chapter-5 ``TwoLayerNet``: Affine1, Relu1, Affine2 and ``lastLayer``."""
+    """The book's chapter-5 ``TwoLayerNet``: Affine1, Relu1, Affine2 and ``lastLayer``.
 
-    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01, dtype=np.float64):
+    ``exact_loss=True`` gives the loss layer the exact log-sum-exp cross-entropy
+    (see :class:`~fastdl.layers.SoftmaxWithLoss`); the default is the book's.
+    """
+
+    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01, dtype=np.float64,
+                 exact_loss=False):
         super().__init__([input_size, hidden_size, output_size], weight_init_std, Relu, "Relu", 0, dtype)
-        self.lastLayer = self._loss_layer = SoftmaxWithLoss()
+        self.lastLayer = self._loss_layer = SoftmaxWithLoss(exact=exact_loss)
 
 
 class MultiLayerNet(LayerNet):
@@ -189,17 +205,22 @@ class MultiLayerNet(LayerNet):
 
     ``use_batchnorm=True`` (the E-資格 course's version of the class) adds
     ``BatchNorm{i}`` layers as :class:`MultiLayerNetExtend` does.
+    ``exact_loss=True`` gives ``last_layer`` the exact log-sum-exp cross-entropy
+    (see :class:`~fastdl.layers.SoftmaxWithLoss`); the default is the book's.
     """
 
     def __init__(self, input_size, hidden_size_list, output_size, activation="relu", weight_init_std="relu",
-                 weight_decay_lambda=0, use_batchnorm=False, dtype=np.float64):
+                 weight_decay_lambda=0, use_batchnorm=False, dtype=np.float64, exact_loss=False):
         self._build(input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda,
-                    use_batchnorm, False, 0.5, dtype)
+                    use_batchnorm, False, 0.5, dtype, exact_loss)
 
     def _build(self, input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda,
-               use_batchnorm, use_dropout, dropout_ratio, dtype):
+               use_batchnorm, use_dropout, dropout_ratio, dtype, exact_loss):
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation={activation!r}: choose one of {sorted(ACTIVATIONS)}")
+        if not isinstance(hidden_size_list, (list, tuple)):
+            raise TypeError(f"hidden_size_list must be a list of layer sizes, e.g. [100, 100], "
+                            f"got {hidden_size_list!r}")
         self.input_size = input_size
         self.output_size = output_size
         self.hidden_size_list = hidden_size_list
@@ -208,7 +229,7 @@ class MultiLayerNet(LayerNet):
         super().__init__([input_size, *hidden_size_list, output_size], weight_init_std,
                          ACTIVATIONS[activation], "Activation_function", weight_decay_lambda, dtype,
                          use_batchnorm, use_dropout, dropout_ratio)
-        self.last_layer = self._loss_layer = SoftmaxWithLoss()
+        self.last_layer = self._loss_layer = SoftmaxWithLoss(exact=exact_loss)
 
 
 class MultiLayerNetExtend(MultiLayerNet):
@@ -217,12 +238,13 @@ class MultiLayerNetExtend(MultiLayerNet):
     Hidden layer i is ``Affine{i}, [BatchNorm{i}], Activation_function{i}, [Dropout{i}]``
     (the keyword is spelled ``dropout_ration``, as the book). ``loss`` and
     ``predict`` default to inference mode (``train_flg=False``); ``gradient``
-    and ``numerical_gradient`` run in training mode.
+    and ``numerical_gradient`` run in training mode. ``exact_loss`` as in
+    :class:`MultiLayerNet`.
     """
 
     def __init__(self, input_size, hidden_size_list, output_size, activation="relu", weight_init_std="relu",
                  weight_decay_lambda=0, use_dropout=False, dropout_ration=0.5, use_batchnorm=False,
-                 dtype=np.float64):
+                 dtype=np.float64, exact_loss=False):
         self.use_dropout = use_dropout
         self._build(input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda,
-                    use_batchnorm, use_dropout, dropout_ration, dtype)
+                    use_batchnorm, use_dropout, dropout_ration, dtype, exact_loss)

@@ -15,21 +15,25 @@ created on the first ``update``. Two drivers feed the same kernel from
 
 The arithmetic runs in the parameters' dtype, so float32 stays float32.
 Unlike the book, ``params`` and ``grads`` must have the same keys.
+
+``state_dict()`` and ``load_state_dict(state)`` save and restore the state
+(a plain dict of arrays and ints, ready for ``np.savez``), so a resumed run
+takes the very steps an uninterrupted one would.
 """
 import math
-import numbers
 from collections.abc import Mapping
 
 import numpy as np
 
 from fastdl.flat import FlatParams
 from fastdl.kernels import optim
+from fastdl.layers import is_real_number
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _real(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if not is_real_number(value):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     return float(value)
 
@@ -67,10 +71,6 @@ def _check_grad(key, grad, shape):
         raise ValueError(f"grads[{key!r}] has shape {grad.shape} but params[{key!r}] has shape {shape}")
 
 
-def _is_scalar(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
 def _check_keys(params, grads):
     for name, value in (("params", params), ("grads", grads)):
         if not isinstance(value, Mapping):
@@ -89,7 +89,7 @@ def _spec(params):
         if isinstance(value, np.ndarray):
             _check_param_array(f"params[{key!r}]", value)
             spec[key] = (value.shape, value.dtype)
-        elif _is_scalar(value):
+        elif is_real_number(value):
             spec[key] = ((), np.dtype(np.float64))
         else:
             raise TypeError(f"params[{key!r}] is a {type(value).__name__}; expected a float32/float64 "
@@ -120,17 +120,63 @@ def _flat_grads(params, grads):
 class Optimizer:
     """Base class: hyperparameter checks, lazy state, and the two drivers of one kernel.
 
-    A subclass lists its state attributes in ``state_names`` and implements
+    A subclass lists its state arrays in ``state_names``, its integer state
+    (Adam's ``iter``) in ``counter_names``, and implements
     ``update(params, grads)`` as the per-step scalars followed by one call of
     ``self._run(kernel, params, grads, *scalars)``.
     """
 
     state_names = ()
+    counter_names = ()
 
     def __init__(self):
         self._built_for = None
+        self._loaded = None
         for name in self.state_names:
             setattr(self, name, None)
+
+    def state_dict(self):
+        """The state as a plain dict of copies, e.g. ``{'iter': 3, 'm/W1': ..., 'v/W1': ..., ...}``.
+
+        Keys are the counters (``'iter'``) and ``'<state>/<param key>'`` for each
+        state array; before the first ``update`` there are no arrays. Save it
+        with ``np.savez(path, **optimizer.state_dict())``.
+        """
+        state = {name: getattr(self, name) for name in self.counter_names}
+        for name in self.state_names:
+            buffers = getattr(self, name) if self._loaded is None else self._loaded[name]
+            for key, value in (buffers or {}).items():
+                state[f"{name}/{key}"] = np.array(value)
+        return state
+
+    def load_state_dict(self, state):
+        """Restore a :meth:`state_dict` (the dict itself, or ``np.load`` of its ``.npz``).
+
+        The arrays are checked against the parameters they belong to: now when
+        this optimizer has already updated them, else at the next ``update``
+        (which then changes nothing if they do not fit). Raises ``KeyError`` for
+        missing or unknown entries and ``ValueError`` for a shape that does not
+        fit, naming the entry.
+        """
+        state = dict(state)
+        counters = {name: _counter(name, state.pop(name, None)) for name in self.counter_names}
+        loaded = {name: {} for name in self.state_names}
+        for entry, value in state.items():
+            name, _, key = entry.partition("/")
+            if name not in loaded or not key:
+                raise KeyError(f"{type(self).__name__} has no state {entry!r}; its state is "
+                               f"{list(self.counter_names) + [name + '/<key>' for name in self.state_names]}")
+            loaded[name][key] = np.asarray(value)
+        keys = [sorted(buffers) for buffers in loaded.values()]
+        if any(k != keys[0] for k in keys):
+            raise KeyError(f"{type(self).__name__} state arrays cover different keys: "
+                           f"{dict(zip(self.state_names, keys))}")
+        if self._built_for is not None:
+            _fill({name: getattr(self, name) for name in self.state_names}, loaded, type(self).__name__)
+        else:
+            self._loaded = loaded if keys and keys[0] else None
+        for name, value in counters.items():
+            setattr(self, name, value)
 
     def _run(self, kernel, params, grads, *scalars):
         """Validate, create the state on first use, then call ``kernel(p, g, *state, *scalars)``."""
@@ -170,10 +216,15 @@ class Optimizer:
         if not self.state_names:
             return ()
         if self._built_for is None:
+            states = {name: params.zeros_like() if isinstance(params, FlatParams) else
+                      {key: np.zeros(shape, dtype) for key, (shape, dtype) in spec.items()}
+                      for name in self.state_names}
+            if self._loaded is not None:
+                _fill(states, self._loaded, type(self).__name__)
+                self._loaded = None
             self._built_for = params.flat if isinstance(params, FlatParams) else spec
-            for name in self.state_names:
-                setattr(self, name, params.zeros_like() if isinstance(params, FlatParams) else
-                        {key: np.zeros(shape, dtype) for key, (shape, dtype) in spec.items()})
+            for name, value in states.items():
+                setattr(self, name, value)
         elif isinstance(self._built_for, np.ndarray):
             if not (isinstance(params, FlatParams) and params.flat is self._built_for):
                 raise ValueError(f"{type(self).__name__} state was built for another FlatParams buffer; "
@@ -184,6 +235,33 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__} state was built for other params ({difference}); "
                                  f"create one optimizer per set of parameters")
         return tuple(getattr(self, name) for name in self.state_names)
+
+
+def _counter(name, value):
+    """An optimizer counter (Adam's ``iter``) from a state dict: an int >= 0."""
+    if value is None:
+        raise KeyError(f"optimizer state lacks {name!r}")
+    number = np.asarray(value)
+    if number.shape != () or number.dtype.kind not in "iu" or number < 0:
+        raise ValueError(f"optimizer state {name!r} must be an integer >= 0, got {value!r}")
+    return int(number)
+
+
+def _fill(states, loaded, owner):
+    """Copy ``loaded[name][key]`` into ``states[name][key]``, checking every key and shape first."""
+    for name, buffers in states.items():
+        missing = [key for key in buffers if key not in loaded[name]]
+        extra = [key for key in loaded[name] if key not in buffers]
+        if missing or extra:
+            raise KeyError(f"{owner} state does not fit these params: missing {[f'{name}/{k}' for k in missing]}, "
+                           f"unknown {[f'{name}/{k}' for k in extra]}")
+        for key, value in loaded[name].items():
+            if value.shape != buffers[key].shape or value.dtype.kind != "f":
+                raise ValueError(f"{owner} state {name}/{key} is {value.dtype} {value.shape}, but "
+                                 f"params[{key!r}] is {buffers[key].dtype} {buffers[key].shape}")
+    for name, buffers in states.items():
+        for key, value in loaded[name].items():
+            buffers[key][...] = value
 
 
 class SGD(Optimizer):
@@ -271,7 +349,7 @@ class RMSprop(Optimizer):
         self.decay_rate = _fraction("decay_rate", decay_rate)
 
     def update(self, params, grads):
-        self._run(optim.rmsprop_update, params, grads, self.lr, self.decay_rate)
+        self._run(optim.rmsprop_update, params, grads, self.lr, self.decay_rate, 1 - self.decay_rate)
 
 
 class Adam(Optimizer):
@@ -287,6 +365,7 @@ class Adam(Optimizer):
     """
 
     state_names = ("m", "v")
+    counter_names = ("iter",)
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
         super().__init__()
@@ -300,7 +379,7 @@ class Adam(Optimizer):
 
     def update(self, params, grads):
         t = self.iter + 1
-        self._run(optim.adam_update, params, grads, self._lr_t(t), self.beta1, self.beta2)
+        self._run(optim.adam_update, params, grads, self._lr_t(t), 1 - self.beta1, 1 - self.beta2)
         self.iter = t
 
 
@@ -324,7 +403,7 @@ class AdaDelta(Optimizer):
         self.lr = _positive("lr", lr)
 
     def update(self, params, grads):
-        self._run(optim.adadelta_update, params, grads, self.lr, self.rho, self.eps)
+        self._run(optim.adadelta_update, params, grads, self.lr, self.rho, 1 - self.rho, self.eps)
 
 
 class AdamW(Adam):
@@ -343,8 +422,8 @@ class AdamW(Adam):
 
     def update(self, params, grads):
         t = self.iter + 1
-        self._run(optim.adamw_update, params, grads, self._lr_t(t), self.beta1, self.beta2,
-                  self.lr, self.weight_decay)
+        self._run(optim.adamw_update, params, grads, self._lr_t(t), 1 - self.beta1, 1 - self.beta2,
+                  self.lr * self.weight_decay)
         self.iter = t
 
 

@@ -15,8 +15,11 @@ FILE_MODE = 0o644
 def atomic_path(path):
     """Yield a temporary path beside ``path``; when the block succeeds it replaces ``path``.
 
-    On any exception (KeyboardInterrupt included) the temporary file is
-    removed and ``path`` keeps its previous content.
+    The content reaches the disk (fsync) before the rename, so a crash or a
+    power loss leaves the old file or the new one, never a mix. On any
+    exception (KeyboardInterrupt included) the temporary file is removed and
+    ``path`` keeps its previous content; a process killed outright (SIGKILL)
+    can leave the hidden temporary file, never a damaged ``path``.
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
@@ -24,6 +27,11 @@ def atomic_path(path):
     try:
         yield Path(tmp)
         os.chmod(tmp, FILE_MODE)  # mkstemp creates 0600: outputs are ordinary readable files
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -27,14 +27,16 @@ class Progress:
         self._shown = 0
         self._epoch = None
 
-    def start(self, epoch, last_epoch):
-        """Open the epoch's bar; returns every how many steps ``advance`` wants to be called."""
+    def start(self, epoch, last_epoch, first_step=0):
+        """Open the epoch's bar (``first_step`` steps already done); returns every how many steps
+        ``advance`` wants to be called."""
         self._epoch = f"epoch {epoch}/{last_epoch}"
-        self._shown = 0
+        self._shown = first_step
         if not self.live:
             return self.steps
-        self._bar = tqdm(total=self.steps * self.batch_size, desc=self._epoch, unit="img", unit_scale=True,
-                         file=self.stream, leave=False, dynamic_ncols=True, mininterval=0.2)
+        self._bar = tqdm(total=self.steps * self.batch_size, initial=first_step * self.batch_size, desc=self._epoch,
+                         unit="img", unit_scale=True, file=self.stream, leave=False, dynamic_ncols=True,
+                         mininterval=0.2)
         return max(1, self.steps // BAR_UPDATES_PER_EPOCH)
 
     def advance(self, steps_done, losses):

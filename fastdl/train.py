@@ -3,9 +3,13 @@
 The hot loop is the book's three lines and nothing else per step: gather the
 batch into a reused buffer, ``grads = net.gradient(xb, tb)``,
 ``optimizer.update(net.params, grads)``; the running loss is the one the
-gradient pass already computed (``net.last_layer.loss``).
+gradient pass already computed (``net.last_layer.loss``), checked to be finite.
+
+After every epoch ``model.npz`` (see :mod:`fastdl.checkpoint`) holds the
+network, the optimizer's state, the metrics and NumPy's RNG state, so
+``--resume`` continues bit for bit as if the run had never stopped; a Ctrl-C
+also saves the batch order and position of the epoch under way.
 """
-import csv
 import inspect
 import math
 import sys
@@ -15,8 +19,10 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from .checkpoint import MODEL_FILE, build_network, describe_network, load_checkpoint, network_spec, save_checkpoint
+from .checkpoint import (MODEL_FILE, CheckpointError, build_network, describe_network, load_checkpoint,
+                         network_spec, save_checkpoint)
 from .datasets import NUM_SAMPLES, TITLES, load_mnist
+from .diagnostics import NonFiniteLossError, check_finite_loss
 from .loop import BatchFeeder, StopRequest, check_run_size, compute_threads, evaluate
 from .optimizers import OPTIMIZERS
 from .outputs import prepare_out_dir, write_csv
@@ -29,15 +35,16 @@ INTERRUPTED = 130  # the shell's exit status for SIGINT
 
 TRAIN_DEFAULTS = {
     "hidden": [256, 128], "activation": "relu", "init": "relu", "weight_decay": 0.0, "dtype": "float32",
-    "batchnorm": False, "dropout": 0.0,
+    "batchnorm": False, "dropout": 0.0, "exact_loss": False,
     "optimizer": "adam", "lr": 0.002, "opt_params": {}, "lr_schedule": "cosine",
     "epochs": 5, "batch_size": 100, "sampling": "shuffle", "seed": 0,
     "dataset": "mnist", "data_dir": None, "train_size": None,
     "out": None, "resume": None, "threads": None, "blas_threads": 1,
 }
 """What ``fastdl train`` does when an option is not given (``--lr`` None means the optimizer's default)."""
-NETWORK_OPTIONS = ("hidden", "activation", "init", "weight_decay", "dtype", "batchnorm", "dropout")
-RESUMED_OPTIONS = ("dataset", "train_size", "batch_size", "sampling", "seed", "lr_schedule")
+NETWORK_OPTIONS = ("hidden", "activation", "init", "weight_decay", "dtype", "batchnorm", "dropout", "exact_loss")
+DATA_STREAM_OPTIONS = ("dataset", "train_size", "batch_size", "sampling", "seed")
+RESUMED_OPTIONS = (*DATA_STREAM_OPTIONS, "lr_schedule")
 
 
 def build_optimizer(name, lr=None, params=None):
@@ -56,12 +63,6 @@ def hyperparameters(optimizer):
 def describe_optimizer(optimizer):
     args = ", ".join(f"{name}={value:g}" for name, value in hyperparameters(optimizer).items())
     return f"{type(optimizer).__name__}({args})"
-
-
-def read_metrics(path):
-    with open(path, newline="") as f:
-        return [{key: int(value) if key in ("epoch", "steps") else float(value) for key, value in row.items()}
-                for row in csv.DictReader(f)]
 
 
 def option_flag(key):
@@ -93,30 +94,54 @@ class Training:
     ``options`` has a key for each of ``TRAIN_DEFAULTS``; None means "not given":
     the value then comes from the resumed run (``resume``) or from ``TRAIN_DEFAULTS``.
     Raises ValueError or TypeError naming the option when a setting is unusable.
+
+    The lr schedule spans ``self.schedule = (start, end)``: the epochs after
+    ``start`` up to ``end``. ``--resume`` without ``--epochs`` finishes the saved
+    schedule; with ``--epochs N`` it starts a new one of N epochs.
     """
 
     def __init__(self, options):
-        self.rows, self.step_loss, self.epochs_done, run = [], np.empty(0), 0, None
+        self.rows, self.step_loss, self.epochs_done, run, self.saved = [], np.empty(0), 0, None, None
         if options["resume"]:
             given = [option_flag(key) for key in NETWORK_OPTIONS if options[key] is not None]
             if given:
                 raise ValueError(f"--resume continues the saved network: drop {', '.join(given)}")
-            self.net, self.spec, run, self.step_loss = load_checkpoint(options["resume"])
-            self.epochs_done = run["epochs_done"]
-            metrics = Path(options["resume"]) / METRICS_FILE
-            if metrics.is_file():
-                self.rows = [row for row in read_metrics(metrics) if row["epoch"] <= self.epochs_done]
+            self.saved = load_checkpoint(options["resume"])
+            self.net, self.spec, run, self.step_loss = (self.saved.net, self.saved.spec, self.saved.run,
+                                                        self.saved.step_loss)
+            self.epochs_done, self.rows = run["epochs_done"], list(self.saved.metrics)
         self.s = s = resolve_settings(options, run)
         self._check(s)
+        self.schedule = self._schedule(options["epochs"], run)
         if not s["resume"]:
             np.random.seed(s["seed"])
             self.spec = network_spec(s["hidden"], s["activation"], s["init"], s["weight_decay"], s["dtype"],
-                                     s["batchnorm"], s["dropout"])
+                                     s["batchnorm"], s["dropout"], s["exact_loss"])
             self.net = build_network(self.spec)
         self.optimizer = build_optimizer(s["optimizer"], s["lr"], s["opt_params"])
         self.base_lr = self.optimizer.lr
+        self.same_optimizer = run is not None and s["optimizer"] == run["optimizer"]
+        if self.same_optimizer:
+            try:
+                self.optimizer.load_state_dict(self.saved.optimizer_state)
+            except (KeyError, ValueError) as exc:
+                raise CheckpointError(f"{s['resume']}: the saved {run['optimizer']} state is unusable: {exc}") from None
+        self.exact_resume = run is not None and self.saved.rng_state is not None and all(
+            s[key] == run[key] for key in DATA_STREAM_OPTIONS)
         self.out = Path(s["out"] or s["resume"] or time.strftime("runs/train-%Y%m%d-%H%M%S"))
         self.dtype = self.net.params.flat.dtype
+
+    def _schedule(self, epochs, run):
+        """``(start, end)`` of this run's lr schedule; ``epochs`` is --epochs (None: not given)."""
+        if run is None:
+            return 0, self.s["epochs"]
+        if epochs is not None:
+            return self.epochs_done, self.epochs_done + epochs
+        start, end = run.get("schedule", (0, self.epochs_done))
+        if self.epochs_done >= end:
+            raise ValueError(f"--resume {self.s['resume']}: the run has finished its {end} epochs; "
+                             f"give --epochs N to train N more")
+        return start, end
 
     @staticmethod
     def _check(s):
@@ -136,35 +161,57 @@ class Training:
             x, t = x[:s["train_size"]], t[:s["train_size"]]
         print(f"data: {TITLES[s['dataset']]}, {x.shape[0]:,} training / {x_test.shape[0]:,} test samples")
         feeder = BatchFeeder(x, t, s["batch_size"], self.dtype, s["sampling"])
-        if s["resume"]:
-            np.random.seed([s["seed"], self.epochs_done])
+        order, first_step = self._continue_data_stream()
         progress = Progress(sys.stdout, feeder.steps, s["batch_size"])
         self.steps_per_epoch, self.first_new_row = feeder.steps, len(self.rows)
-        status, first_epoch, last_epoch = 0, self.epochs_done + 1, self.epochs_done + s["epochs"]
+        status = 0
         with compute_threads(s["threads"], s["blas_threads"]), StopRequest() as stop:
-            for epoch in range(first_epoch, last_epoch + 1):
-                self.optimizer.lr = self.lr_at(epoch - first_epoch)
-                losses, seconds = self._train_epoch(feeder, progress, epoch, last_epoch, stop)
-                self.step_loss = np.concatenate([self.step_loss, losses])
-                if not np.isfinite(losses).all():
+            for epoch in range(self.epochs_done + 1, self.schedule[1] + 1):
+                self.optimizer.lr = self.lr_at(epoch)
+                order = feeder.epoch_order() if order is None else order
+                try:
+                    steps_done, seconds = self._train_epoch(feeder, progress, epoch, order, first_step, stop)
+                except NonFiniteLossError as exc:
                     status = 1
-                    print(f"stopped: the loss became {losses[~np.isfinite(losses)][0]} in epoch {epoch} "
-                          f"(try a smaller --lr); {self.out / MODEL_FILE} keeps epoch {self.epochs_done}",
-                          file=sys.stderr)
+                    kept = (f"{out / MODEL_FILE} keeps the network after epoch {self.epochs_done}"
+                            if (out / MODEL_FILE).exists() else "no epoch had finished: no model.npz was written")
+                    print(f"fastdl: stopped: {exc}\n{kept}", file=sys.stderr)
                     break
+                if steps_done == feeder.steps:
+                    self._end_epoch(epoch, seconds, (x, t), (x_test, t_test), progress, out)
+                    order, first_step = None, 0
                 if stop.requested:
                     status = INTERRUPTED
-                    test_loss, test_acc = evaluate(self.net, x_test, t_test)
-                    self._save(out, (test_loss, test_acc), interrupted=True)
-                    print(f"interrupted during epoch {epoch} after {losses.size}/{feeder.steps} steps; saved the "
-                          f"network as it is now: test accuracy {test_acc:.4f}, test loss {test_loss:.4f}")
+                    if steps_done < feeder.steps:
+                        test_loss, test_acc = evaluate(self.net, x_test, t_test)
+                        self._save(out, (test_loss, test_acc), order, steps_done)
+                        print(f"interrupted during epoch {epoch} after {steps_done}/{feeder.steps} steps; saved "
+                              f"the network as it is now: test accuracy {test_acc:.4f}, test loss {test_loss:.4f}; "
+                              f"--resume {self.out} continues from there")
                     break
-                self._end_epoch(epoch, seconds, (x, t), (x_test, t_test), progress, out)
         self._summary(out)
         return status
 
-    def lr_at(self, index):
-        """The lr of this run's ``index``-th epoch (from 0): constant, or cosine from lr towards 0.
+    def _continue_data_stream(self):
+        """Set NumPy's RNG for the epochs to come; ``(order, first_step)`` of an epoch to finish, else ``(None, 0)``.
+
+        A new run goes on from its seed (the network's weights were drawn from it).
+        A resumed run with the same data settings restores the saved RNG state and
+        the interrupted epoch's batch order, so it takes the very steps it would
+        have taken; changed data settings start the next epoch from
+        ``seed([seed, epochs_done])``.
+        """
+        if self.saved is None:
+            return None, 0
+        if not self.exact_resume:
+            np.random.seed([self.s["seed"], self.epochs_done])
+            return None, 0
+        np.random.set_state(self.saved.rng_state)
+        step = self.saved.run.get("step_in_epoch", 0)
+        return (self.saved.epoch_order, step) if step else (None, 0)
+
+    def lr_at(self, epoch):
+        """The lr of epoch ``epoch`` (from 1): constant, or cosine from lr towards 0 over the schedule.
 
         The cosine schedule anneals the noise of the last epochs away: over
         seeds 0-4 the default network ends at 98.2-98.4% on MNIST, against
@@ -172,41 +219,59 @@ class Training:
         """
         if self.s["lr_schedule"] == "constant":
             return self.base_lr
-        return self.base_lr * 0.5 * (1.0 + math.cos(math.pi * index / self.s["epochs"]))
+        start, end = self.schedule
+        return self.base_lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1 - start) / (end - start)))
 
     def _print_plan(self):
         s = self.s
+        start, end = self.schedule
         params = self.net.params.flat.size
         print(f"network: {describe_network(self.spec)}: {params:,} parameters")
         print(f"optimizer: {describe_optimizer(self.optimizer)}")
         if s["lr_schedule"] == "cosine":
-            print(f"lr schedule: cosine, from {self.lr_at(0):g} to {self.lr_at(s['epochs'] - 1):g} "
-                  f"over {s['epochs']} epochs")
+            print(f"lr schedule: cosine, from {self.lr_at(start + 1):g} to {self.lr_at(end):g} "
+                  f"over epochs {start + 1}-{end}")
         order = "reshuffled every epoch" if s["sampling"] == "shuffle" else "drawn with replacement (book)"
-        start = f"resuming {s['resume']} after epoch {self.epochs_done}, " if s["resume"] else ""
-        print(f"training: {start}{s['epochs']} epochs, batch {s['batch_size']}, {order}, seed {s['seed']}")
+        resuming = ""
+        if s["resume"]:
+            step = self.saved.run.get("step_in_epoch", 0) if self.exact_resume else 0
+            where = f" and {step} steps of epoch {self.epochs_done + 1}" if step else ""
+            state = "the saved optimizer state" if self.same_optimizer else f"a fresh {s['optimizer']} state"
+            stream = ("the saved RNG and batch order" if self.exact_resume
+                      else "a new data stream (data settings changed)")
+            resuming = f"resuming {s['resume']} after epoch {self.epochs_done}{where} with {state} and {stream}, "
+        print(f"training: {resuming}{end - self.epochs_done} epochs, batch {s['batch_size']}, {order}, "
+              f"seed {s['seed']}")
         print(f"threads: Numba {s['threads']}, BLAS {s['blas_threads']}")
         print(f"output: {self.out}")
 
-    def _train_epoch(self, feeder, progress, epoch, last_epoch, stop):
+    def _train_epoch(self, feeder, progress, epoch, order, first_step, stop):
+        """Steps ``first_step``... of the epoch, until its end or a Ctrl-C; returns ``(steps done, seconds)``.
+
+        Each step's loss is appended to ``self.step_loss``, also when a
+        non-finite loss ends the epoch with :class:`NonFiniteLossError`.
+        """
         net, optimizer = self.net, self.optimizer
         losses = np.empty(feeder.steps)
-        order = feeder.epoch_order()
-        report_every = progress.start(epoch, last_epoch)
+        report_every = progress.start(epoch, self.schedule[1], first_step)
+        steps_before = self.step_loss.size - first_step
         start = time.perf_counter()
-        step = 0
-        for step in range(feeder.steps):
-            xb, tb = feeder.gather(order, step)
-            grads = net.gradient(xb, tb)
-            optimizer.update(net.params, grads)
-            losses[step] = net.last_layer.loss
-            if (step + 1) % report_every == 0:
-                progress.advance(step + 1, losses)
-            if stop.requested:
-                break
-        seconds = time.perf_counter() - start
-        progress.close()
-        return losses[:step + 1], seconds
+        step = first_step
+        try:
+            while step < feeder.steps and not stop.requested:
+                xb, tb = feeder.gather(order, step)
+                grads = net.gradient(xb, tb)
+                optimizer.update(net.params, grads)
+                losses[step] = net.last_layer.loss
+                step += 1
+                check_finite_loss(losses[step - 1], steps_before + step, optimizer)
+                if step % report_every == 0:
+                    progress.advance(step, losses)
+        finally:
+            seconds = time.perf_counter() - start
+            progress.close()
+            self.step_loss = np.concatenate([self.step_loss, losses[first_step:step]])
+        return step, seconds
 
     def _end_epoch(self, epoch, seconds, train, test, progress, out):
         start = time.perf_counter()
@@ -219,16 +284,19 @@ class Training:
         self.epochs_done = epoch
         progress.report(row)
         write_csv(out / METRICS_FILE, self.rows, METRIC_FIELDS)
-        self._save(out, (test_loss, test_acc), interrupted=False)
+        self._save(out, (test_loss, test_acc))
 
-    def _save(self, out, test_metrics, interrupted):
+    def _save(self, out, test_metrics, order=None, step_in_epoch=0):
+        """``model.npz`` after ``epochs_done`` epochs and ``step_in_epoch`` steps of the next (batch ``order``)."""
         s = self.s
         run = {"dataset": s["dataset"], "train_size": s["train_size"], "optimizer": s["optimizer"],
                "hyperparameters": {**hyperparameters(self.optimizer), "lr": self.base_lr},
-               "lr_schedule": s["lr_schedule"], "batch_size": s["batch_size"],
+               "lr_schedule": s["lr_schedule"], "schedule": list(self.schedule), "batch_size": s["batch_size"],
                "sampling": s["sampling"], "seed": s["seed"], "epochs_done": self.epochs_done,
-               "interrupted": interrupted, "test_loss": test_metrics[0], "test_acc": test_metrics[1]}
-        save_checkpoint(out / MODEL_FILE, self.net, self.spec, run, self.step_loss)
+               "step_in_epoch": step_in_epoch, "interrupted": step_in_epoch > 0,
+               "test_loss": test_metrics[0], "test_acc": test_metrics[1]}
+        save_checkpoint(out / MODEL_FILE, self.net, self.spec, run, self.step_loss, self.rows, self.optimizer,
+                        order if step_in_epoch else None)
 
     def _summary(self, out):
         if self.step_loss.size:
@@ -251,7 +319,8 @@ class Training:
 
 def evaluate_saved(path, data_dir=None, include_train=False):
     """``fastdl evaluate``: reload a saved run and measure it again; returns the exit status."""
-    net, spec, run, _ = load_checkpoint(path)
+    saved = load_checkpoint(path)
+    net, spec, run = saved.net, saved.spec, saved.run
     partly = " and part of the next (interrupted)" if run["interrupted"] else ""
     print(f"network: {describe_network(spec)}, trained {run['epochs_done']} epochs{partly} with {run['optimizer']}")
     (x, t), (x_test, t_test) = load_mnist(data_dir=data_dir, dataset=run["dataset"])

@@ -1,13 +1,20 @@
 """The book's ``Trainer`` (``common/trainer.py``), with every fastdl optimizer by name."""
+from collections.abc import Mapping
+
 import numpy as np
 
+from .diagnostics import check_finite_loss, gradient_norm
 from .optimizers import get_optimizer
+
+NETWORK_METHODS = ("gradient", "loss", "accuracy")
 
 
 def _check_pair(name, x, t):
     if np.ndim(x) == 0 or np.ndim(t) == 0 or len(x) != len(t):
         raise ValueError(f"x_{name} and t_{name} must have one row per sample, got shapes "
                          f"{np.shape(x)} and {np.shape(t)}")
+    if len(x) == 0:
+        raise ValueError(f"x_{name} is empty")
 
 
 def _check_count(name, value, minimum):
@@ -33,6 +40,9 @@ class Trainer:
         Evaluate the per-epoch accuracies on the first k samples only.
     verbose : bool
         Print the book's ``train loss:`` and ``=== epoch:...`` lines.
+    record_grad_norm : bool
+        Also record each step's :func:`~fastdl.diagnostics.gradient_norm` in
+        ``grad_norm_list`` (printed as ``grad norm:`` when verbose).
 
     As the book: ``iter_per_epoch = max(train_size / mini_batch_size, 1)`` is a
     float and ``max_iter = int(epochs * iter_per_epoch)``; each step samples a
@@ -40,21 +50,32 @@ class Trainer:
     inference-mode loss of that batch; the accuracies are recorded when
     ``current_iter % iter_per_epoch == 0`` (float modulo: with 1000 samples,
     batch 128 and 20 epochs that happens twice, not 20 times).
+
+    Unlike the book, a step whose loss is NaN or infinite stops the training
+    with :class:`~fastdl.diagnostics.NonFiniteLossError`, naming the step, the
+    optimizer and its ``lr`` (the loss is still appended to ``train_loss_list``).
     """
 
     def __init__(self, network, x_train, t_train, x_test, t_test, epochs=20, mini_batch_size=100,
                  optimizer="SGD", optimizer_param={"lr": 0.01}, evaluate_sample_num_per_epoch=None,  # noqa: B006
-                 verbose=True):
+                 verbose=True, record_grad_norm=False):
+        missing = [name for name in NETWORK_METHODS if not callable(getattr(network, name, None))]
+        if missing or not hasattr(network, "params"):
+            raise TypeError(f"network must be a fastdl or book network (params, {', '.join(NETWORK_METHODS)}); "
+                            f"{type(network).__name__} lacks {missing or ['params']}")
+        x_train, t_train, x_test, t_test = (np.asarray(a) for a in (x_train, t_train, x_test, t_test))
         _check_pair("train", x_train, t_train)
         _check_pair("test", x_test, t_test)
-        if len(x_train) == 0:
-            raise ValueError("x_train is empty")
+        if not isinstance(optimizer_param, Mapping):
+            raise TypeError(f"optimizer_param must be a dict of the optimizer's arguments, e.g. {{'lr': 0.01}}, "
+                            f"got {optimizer_param!r}")
         _check_count("epochs", epochs, 0)
         _check_count("mini_batch_size", mini_batch_size, 1)
         if evaluate_sample_num_per_epoch is not None:
             _check_count("evaluate_sample_num_per_epoch", evaluate_sample_num_per_epoch, 1)
         self.network = network
         self.verbose = verbose
+        self.record_grad_norm = record_grad_norm
         self.x_train = x_train
         self.t_train = t_train
         self.x_test = x_test
@@ -71,6 +92,7 @@ class Trainer:
         self.train_loss_list = []
         self.train_acc_list = []
         self.test_acc_list = []
+        self.grad_norm_list = []
 
     def train_step(self):
         """One update on a sampled batch; the accuracies too at the float-modulo epoch boundary."""
@@ -78,11 +100,16 @@ class Trainer:
         x_batch = self.x_train[batch_mask]
         t_batch = self.t_train[batch_mask]
         grads = self.network.gradient(x_batch, t_batch)
+        if self.record_grad_norm:
+            self.grad_norm_list.append(gradient_norm(grads))
         self.optimizer.update(self.network.params, grads)
         loss = self.network.loss(x_batch, t_batch)
         self.train_loss_list.append(loss)
         if self.verbose:
             print("train loss:" + str(loss))
+            if self.record_grad_norm:
+                print("grad norm:" + str(self.grad_norm_list[-1]))
+        check_finite_loss(loss, self.current_iter + 1, self.optimizer)
         if self.current_iter % self.iter_per_epoch == 0:
             self.current_epoch += 1
             k = self.evaluate_sample_num_per_epoch

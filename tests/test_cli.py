@@ -174,8 +174,24 @@ def test_ctrl_c_stops_after_the_step_and_saves_the_network(mnist_dir, mnist, tmp
 def test_a_diverging_run_stops_with_an_error(mnist_dir, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(small_run(mnist_dir, out, "--optimizer", "sgd", "--lr", "1e200")) == 1
-    assert "the loss became" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "the training loss became nan at step 2 (SGD with lr=1e+200)" in err and "e.g. lr=1e+199" in err
+    assert "no epoch had finished: no model.npz was written" in err
     assert not (out / "model.npz").exists()
+
+
+def test_divergence_after_an_epoch_keeps_that_epochs_outputs(trained, mnist_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(trained[0], out)
+    before = {name: (out / name).read_bytes() for name in ("model.npz", "metrics.csv")}
+    status = main(["train", "--resume", str(out), "--epochs", "1", "--optimizer", "sgd", "--lr", "1e200",
+                   "--data-dir", str(mnist_dir)])
+    err = capsys.readouterr().err
+    assert status == 1
+    first_bad = 2 * TRAIN_SIZE // BATCH + 2  # the first update of epoch 3 overflows, its loss shows at step 2
+    assert f"loss became nan at step {first_bad} (SGD with lr=1e+200)" in err
+    assert f"{out / 'model.npz'} keeps the network after epoch 2" in err
+    assert {name: (out / name).read_bytes() for name in before} == before
 
 
 BAD_ARGUMENTS = [

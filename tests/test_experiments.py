@@ -6,6 +6,7 @@ import io
 import numpy as np
 import pytest
 from scipy.ndimage import correlate1d
+from scipy.special import logsumexp
 
 import fastdl
 from book import optimizer as book_optimizer
@@ -208,3 +209,26 @@ def test_shuffle_dataset_applies_one_global_permutation(shape):
     np.testing.assert_array_equal(shuffled_t, t[permutation])
     with pytest.raises(ValueError, match="same number of samples"):
         shuffle_dataset(x, t[:5])
+
+
+def test_compare_lr_with_exact_loss_records_logsumexp_losses(mnist_dir, mnist, tmp_path):
+    """Same updates as the book (the gradient is the same); the recorded loss is logsumexp(x) - x_t."""
+    iters, batch, n = 12, 20, 300
+    stdout = run(["compare", "lr", "--exact-loss", "--optimizers", "sgd", "--iters", str(iters),
+                  "--batch-size", str(batch), "--train-size", str(n), "--dtype", "float64", "--threads", "1",
+                  "--data-dir", str(mnist_dir), "--out", str(tmp_path)])
+    per_step = read_csv(tmp_path / "lr_loss.csv")
+    (x, t), _ = mnist
+    for convention, scale in (("article", float(batch)), ("book", 1.0)):
+        np.random.seed(8)
+        net = BookMultiLayerNet(784, [200, 200], 10, weight_init_std=0.01)
+        order = np.random.choice(n, iters * batch)
+        optimizer, expected = book_optimizer.SGD(lr=0.1), []
+        for i in range(iters):
+            idx = order[i * batch:(i + 1) * batch]
+            logits = net.predict(x[idx])
+            expected.append(np.mean(logsumexp(logits, axis=1) - logits[np.arange(batch), t[idx]]))
+            optimizer.update(net.params, {key: scale * g for key, g in net.gradient(x[idx], t[idx]).items()})
+        got = [float(row[f"sgd_{convention}"]) for row in per_step]
+        np.testing.assert_allclose(got, expected, rtol=1e-9, err_msg=convention)
+    assert "exact loss" in stdout.splitlines()[0]

@@ -36,8 +36,8 @@ def copy_dict(params):
 
 
 def assert_book_close(actual, expected, dtype):
-    """float64: bit-identical to the book. float32: a few ulps apart, since fastdl rounds each
-    hyperparameter to float32 where the book rounds float64 results such as ``1 - beta1``."""
+    """float64: bit-identical to the book. float32: a few ulps apart, since fastdl computes in
+    float32 where the book's float64 scalars promote the arithmetic to float64."""
     if np.dtype(dtype) == np.float64:
         np.testing.assert_array_equal(actual, expected)
     else:

@@ -116,21 +116,26 @@ def sigmoid_backward(dout, out, dx):
 
 
 @kernel()
-def softmax_cross_entropy_forward(x, t, t_onehot, y, dx):
-    """Softmax, the book's cross-entropy and its gradient in one pass over the logits.
+def softmax_cross_entropy_forward(x, t, t_onehot, exact, y, dx):
+    """Softmax, cross-entropy and its gradient in one pass over the logits.
 
     Parameters
     ----------
     x : (N, C) logits.
     t : (N,) integer class per row (for one-hot labels, the row's argmax, as the book's loss).
     t_onehot : (N, C) one-hot labels, or (0, 0) when the labels are indices.
+    exact : bool
+        False: the book's ``-log(y[n, t_n] + 1e-7)``, which caps a sample's loss
+        at ~16.1 and stops being the loss whose gradient is ``(y - t) / N`` once
+        ``y[n, t_n]`` nears 1e-7 (logit gaps above ~10). True: the exact
+        ``logsumexp(x[n]) - x[n, t_n]``, whose gradient ``dx`` is at any gap.
     y : (N, C) output: softmax of x (row max subtracted: exp overflow).
     dx : (N, C) output: (y - t) / N, the book's SoftmaxWithLoss.backward.
 
     Returns
     -------
     loss : float64
-        -sum_n log(y[n, t_n] + 1e-7) / N, the book's cross_entropy_error.
+        The mean over the rows, summed in row order in float64.
     """
     n, c = x.shape
     one_hot = t_onehot.shape[0] == n
@@ -149,7 +154,11 @@ def softmax_cross_entropy_forward(x, t, t_onehot, y, dx):
             y[i, j] /= total
             target = t_onehot[i, j] if one_hot else (1 if j == t[i] else 0)
             dx[i, j] = (y[i, j] - target) / batch
-        loss -= math.log(y[i, t[i]] + delta)
+        if exact:
+            # float64: the difference of two float32 logits is exact there.
+            loss += math.log(np.float64(total)) + (np.float64(row_max) - np.float64(x[i, t[i]]))
+        else:
+            loss -= math.log(y[i, t[i]] + delta)
     return loss / n
 
 
