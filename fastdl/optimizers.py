@@ -298,21 +298,15 @@ class Momentum(Optimizer):
         self._run(optim.momentum_update, params, grads, self.lr, self.momentum)
 
 
-class Nesterov(Optimizer):
+class Nesterov(Momentum):
     """Nesterov momentum in the book's current form (since 2021).
 
     ``p += momentum*momentum*v; p -= (1+momentum)*lr*g; v = momentum*v - lr*g``,
     i.e. ``p += -momentum*v_old + (1+momentum)*v_new``. Equal to PyTorch's
     ``SGD(momentum=..., nesterov=True)`` while ``lr`` is constant. Older
     printings of the book update ``v`` first and use the new ``v`` in both terms.
+    Same arguments and state as :class:`Momentum`.
     """
-
-    state_names = ("v",)
-
-    def __init__(self, lr=0.01, momentum=0.9):
-        super().__init__()
-        self.lr = _positive("lr", lr)
-        self.momentum = _fraction("momentum", momentum)
 
     def update(self, params, grads):
         self._run(optim.nesterov_update, params, grads, self.lr, self.momentum)
