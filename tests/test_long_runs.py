@@ -178,14 +178,15 @@ TRAIN_SCRIPT = textwrap.dedent("""
     import numba
     import numpy as np
     import fastdl
-    # W1 (820, 160) and a batch of 820 pass PARALLEL_MIN_SIZE: the prange branches run with 2 threads.
+    # A batch of 1024 through 1024 hidden units (2**20 activations) and 850k parameters pass both
+    # parallel gates: every prange branch runs with 2 threads.
     rng = np.random.default_rng(0)
     x, t = rng.random((2000, 820)).astype(np.float32), rng.integers(0, 10, 2000)
     np.random.seed(0)
-    net = fastdl.MultiLayerNet(820, [160], 10, dtype=np.{dtype})
+    net = fastdl.MultiLayerNet(820, [1024], 10, dtype=np.{dtype})
     optimizer = fastdl.Adam()
     for step in range(4):
-        mask = np.random.choice(2000, 820)
+        mask = np.random.choice(2000, 1024)
         optimizer.update(net.params, net.gradient(x[mask], t[mask]))
     assert numba.get_num_threads() == {numba_threads}
     np.save(sys.argv[1], net.params.flat)

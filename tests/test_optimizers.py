@@ -10,7 +10,9 @@ import pytest
 from book import optimizer as book_optimizer
 
 from fastdl.flat import FlatParams
-from fastdl.kernels import PARALLEL_MIN_SIZE
+from fastdl.kernels import STREAMING_PARALLEL_MIN_SIZE
+
+PRANGE_SIZE = STREAMING_PARALLEL_MIN_SIZE  # at or above both gates: every kernel takes its prange branch
 from fastdl.kernels import optim as optim_kernels
 from fastdl.optimizers import OPTIMIZERS, SGD, Adam, AdamW, Momentum, Optimizer, get_optimizer
 
@@ -276,7 +278,7 @@ def parallel_sized_results():
     for dtype in (np.float64, np.float32):
         for name, cls in OPTIMIZERS.items():
             rng = np.random.default_rng(7)
-            layout = (("W", (PARALLEL_MIN_SIZE // 2 + 1, 2)), ("b", (3,)))
+            layout = (("W", (PRANGE_SIZE // 2 + 1, 2)), ("b", (3,)))
             params, optimizer = random_flat(rng, dtype, layout), cls()
             for _ in range(3):
                 optimizer.update(params, random_flat(rng, dtype, layout))
@@ -286,7 +288,7 @@ def parallel_sized_results():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_parallel_branch_matches_book(name, rng):
-    layout = (("W", (PARALLEL_MIN_SIZE + 1,)),)
+    layout = (("W", (PRANGE_SIZE + 1,)),)
     params = random_flat(rng, np.float64, layout)
     expected = copy_dict(params)
     optimizer, reference = OPTIMIZERS[name](), book_optimizer.OPTIMIZERS[name]()
@@ -309,7 +311,7 @@ def test_one_and_two_threads_agree(tmp_path):
     with np.load(out) as two_threads:
         assert sorted(two_threads.files) == sorted(one_thread)
         for key, value in one_thread.items():
-            assert value.size >= PARALLEL_MIN_SIZE
+            assert value.size >= PRANGE_SIZE
             np.testing.assert_array_equal(two_threads[key], value, err_msg=key)
 
 

@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import prange
 
-from . import PARALLEL_MIN_SIZE, kernel
+from . import PARALLEL_MIN_SIZE, STREAMING_PARALLEL_MIN_SIZE, kernel
 
 
 @kernel(parallel=True)
@@ -21,7 +21,7 @@ def affine_forward(x, W, b, out):
     """
     np.dot(x, W, out)
     n, m = out.shape
-    if n * m < PARALLEL_MIN_SIZE:
+    if n * m < STREAMING_PARALLEL_MIN_SIZE:
         for i in range(n):
             for j in range(m):
                 out[i, j] += b[j]
@@ -65,7 +65,7 @@ def scaled_add(x, alpha, out):
 def relu_forward(x, out, mask):
     """out = max(x, 0) with mask = (x <= 0), the book's Relu.  All 1-D of one size."""
     n = x.size
-    if n < PARALLEL_MIN_SIZE:
+    if n < STREAMING_PARALLEL_MIN_SIZE:
         for i in range(n):
             mask[i] = x[i] <= 0
             out[i] = 0 if mask[i] else x[i]
@@ -79,7 +79,7 @@ def relu_forward(x, out, mask):
 def relu_backward(dout, mask):
     """dout[mask] = 0 in place, as the book's Relu.backward.  1-D views."""
     n = dout.size
-    if n < PARALLEL_MIN_SIZE:
+    if n < STREAMING_PARALLEL_MIN_SIZE:
         for i in range(n):
             if mask[i]:
                 dout[i] = 0
@@ -107,7 +107,7 @@ def sigmoid_backward(dout, out, dx):
     """dx = dout * (1 - out) * out, the book's Sigmoid.backward.  1-D views."""
     n = dout.size
     one = dx.dtype.type(1)
-    if n < PARALLEL_MIN_SIZE:
+    if n < STREAMING_PARALLEL_MIN_SIZE:
         for i in range(n):
             dx[i] = dout[i] * (one - out[i]) * out[i]
     else:
@@ -281,7 +281,7 @@ def dropout_forward(x, rand, dropout_ratio, out, mask):
     mask : (M,) bool output. Not inverted: nothing is rescaled here.
     """
     n = x.size
-    if n < PARALLEL_MIN_SIZE:
+    if n < STREAMING_PARALLEL_MIN_SIZE:
         for i in range(n):
             mask[i] = rand[i] > dropout_ratio
             out[i] = x[i] * mask[i]
@@ -295,7 +295,7 @@ def dropout_forward(x, rand, dropout_ratio, out, mask):
 def dropout_inference_forward(x, keep_ratio, out):
     """The book's Dropout in inference mode: out = x * (1 - dropout_ratio).  x, out : (M,)."""
     n = x.size
-    if n < PARALLEL_MIN_SIZE:
+    if n < STREAMING_PARALLEL_MIN_SIZE:
         for i in range(n):
             out[i] = x[i] * keep_ratio
     else:
@@ -307,7 +307,7 @@ def dropout_inference_forward(x, keep_ratio, out):
 def dropout_backward(dout, mask, dx):
     """dx = dout * mask, the book's Dropout.backward.  All (M,) raveled."""
     n = dout.size
-    if n < PARALLEL_MIN_SIZE:
+    if n < STREAMING_PARALLEL_MIN_SIZE:
         for i in range(n):
             dx[i] = dout[i] * mask[i]
     else:

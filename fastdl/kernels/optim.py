@@ -24,7 +24,7 @@ import math
 
 from numba import prange
 
-from fastdl.kernels import PARALLEL_MIN_SIZE, kernel
+from fastdl.kernels import PARALLEL_MIN_SIZE, STREAMING_PARALLEL_MIN_SIZE, kernel
 
 
 @kernel()
@@ -42,7 +42,7 @@ def sgd_update(p, g, lr):
         Parameters (updated in place) and gradients.
     lr : scalar of p's dtype
     """
-    if p.size < PARALLEL_MIN_SIZE:
+    if p.size < STREAMING_PARALLEL_MIN_SIZE:
         for i in range(p.size):
             _sgd_step(p, g, i, lr)
     else:
@@ -67,7 +67,7 @@ def momentum_update(p, g, v, lr, momentum):
         Parameters and velocity (updated in place), gradients.
     lr, momentum : scalars of p's dtype
     """
-    if p.size < PARALLEL_MIN_SIZE:
+    if p.size < STREAMING_PARALLEL_MIN_SIZE:
         for i in range(p.size):
             _momentum_step(p, g, v, i, lr, momentum)
     else:
@@ -95,7 +95,7 @@ def nesterov_update(p, g, v, lr, momentum):
         Parameters and velocity (updated in place), gradients.
     lr, momentum : scalars of p's dtype
     """
-    if p.size < PARALLEL_MIN_SIZE:
+    if p.size < STREAMING_PARALLEL_MIN_SIZE:
         for i in range(p.size):
             _nesterov_step(p, g, v, i, lr, momentum)
     else:
