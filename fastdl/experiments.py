@@ -128,14 +128,8 @@ def compare_optimizers(args):
     (x, t), test = load_training_data(args)
     nets = {name: new_network(args, [100] * 4, args.seed) for name in names}
     optimizers = {name: OPTIMIZERS[name]() for name in names}
-    start = time.perf_counter()
-    with compute_threads(args.threads, args.blas_threads):
-        losses, seconds, _ = race(nets, optimizers, x, t, args.iters, args.batch_size,
-                                  report_every=max(1, args.iters // 10))
-        rows = summary_rows(nets, optimizers, losses, seconds, test)
-    fig, axes = new_figure(figsize=(8, 6))
-    plot_losses(axes[0][0], losses, f"MNIST, {args.iters} iterations, batch {args.batch_size} (smoothed)")
-    finish(out, "optimizers", fig, rows, losses, start, args.iters)
+    race_and_report(args, out, "optimizers", nets, optimizers, (x, t), test,
+                    f"MNIST, {args.iters} iterations, batch {args.batch_size} (smoothed)")
     return 0
 
 
@@ -149,15 +143,21 @@ def compare_init(args):
             for name, std in INIT_STDS.items()}
     optimizer = SGD(lr=args.lr)  # stateless: the book shares one among the networks
     optimizers = dict.fromkeys(nets, optimizer)
+    race_and_report(args, out, "init", nets, optimizers, (x, t), test,
+                    f"weight init, {args.activation}, {args.iters} iterations (smoothed)", ylim=(0, 2.5))
+    return 0
+
+
+def race_and_report(args, out, stem, nets, optimizers, train, test, title, ylim=(0, 1)):
+    """Train ``nets`` side by side on the same batches, then write the smoothed loss plot and the table."""
     start = time.perf_counter()
     with compute_threads(args.threads, args.blas_threads):
-        losses, seconds, _ = race(nets, optimizers, x, t, args.iters, args.batch_size,
+        losses, seconds, _ = race(nets, optimizers, *train, args.iters, args.batch_size,
                                   report_every=max(1, args.iters // 10))
         rows = summary_rows(nets, optimizers, losses, seconds, test)
     fig, axes = new_figure(figsize=(8, 6))
-    plot_losses(axes[0][0], losses, f"weight init, {args.activation}, {args.iters} iterations (smoothed)", (0, 2.5))
-    finish(out, "init", fig, rows, losses, start, args.iters)
-    return 0
+    plot_losses(axes[0][0], losses, title, ylim)
+    finish(out, stem, fig, rows, losses, start, args.iters)
 
 
 def compare_lr(args):
