@@ -11,6 +11,7 @@ from book.multi_layer_net_extend import MultiLayerNetExtend as BookNet
 from fastdl.layers import BatchNormalization, Dropout
 from fastdl.networks import MultiLayerNet, MultiLayerNetExtend
 from fastdl.optimizers import get_optimizer
+from helpers import make_batch, seeded
 
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-13), np.float32: dict(rtol=2e-4, atol=2e-5)}
 
@@ -124,16 +125,6 @@ def fresh_batch_norm():
 def test_bad_layer_use_is_named(make, error, fragment):
     with pytest.raises(error, match=fragment):
         make()
-
-
-def make_batch(n=20, d=12, classes=4, seed=1):
-    rng = np.random.default_rng(seed)
-    return rng.random((n, d)).astype(np.float32), rng.integers(0, classes, n).astype(np.uint8)
-
-
-def seeded(cls, *args, **kwargs):
-    np.random.seed(42)
-    return cls(*args, **kwargs)
 
 
 def test_extend_keys_and_layers_follow_the_book():

@@ -5,16 +5,7 @@ import pytest
 import fastdl
 from book.multi_layer_net import MultiLayerNet as BookMultiLayerNet
 from book.multi_layer_net import TwoLayerNet as BookTwoLayerNet
-
-
-def make_batch(n=20, d=12, classes=4, seed=1):
-    rng = np.random.default_rng(seed)
-    return rng.random((n, d)).astype(np.float32), rng.integers(0, classes, n).astype(np.uint8)
-
-
-def seeded(cls, *args, **kwargs):
-    np.random.seed(42)
-    return cls(*args, **kwargs)
+from helpers import make_batch, seeded
 
 
 @pytest.mark.parametrize("init", ["relu", "He", "sigmoid", "xavier", 0.01])
