@@ -12,6 +12,7 @@ import numpy as np
 
 from .functions import *  # noqa: F401,F403  (the book's star import exposes them too)
 from .kernels import layers as K
+from .numpy_rng import global_mt19937
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -28,7 +29,12 @@ def as_float_array(x, dtype=None, name="x"):
 
     ``dtype`` forces the dtype (a layer's parameter dtype); otherwise float32
     and float64 stay as they are and anything else that is real becomes float64.
+    The first test returns the common case (an array that already fits) at
+    once: a training step makes dozens of these calls.
     """
+    if type(x) is np.ndarray and (x.dtype is dtype or dtype is None and x.dtype in FLOAT_DTYPES) \
+            and x.flags.c_contiguous:
+        return x
     x = np.asarray(x)
     if x.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a real numeric array, got dtype {x.dtype}")
@@ -83,14 +89,20 @@ class Affine:
         self.db = None
         self._out = None
         self._dx = None
+        self._checked = None
 
     def _weights(self):
         """``(W, b)`` as the kernels take them, read afresh each call (the book's params are shared).
 
         A C- or Fortran-ordered W is used as it is (the book's ``sample_weight.pkl``
         is Fortran-ordered float32); a strided W, or a b of another dtype, is copied.
+        The pair last found usable is remembered with W's shape, so a step checks
+        it again only when a new array (or W reshaped in place) arrives.
         """
         W, b = self.W, self.b
+        checked = self._checked
+        if checked is not None and checked[0] is W and checked[1] is b and checked[2] == W.shape:
+            return W, b
         if not isinstance(W, np.ndarray) or W.ndim != 2:
             raise TypeError(f"Affine W must be a 2-D array, got {type(W).__name__} of shape {np.shape(W)}")
         if W.dtype not in FLOAT_DTYPES:
@@ -101,10 +113,16 @@ class Affine:
             b = as_float_array(b, W.dtype, "b")
         if b.shape != (W.shape[1],):
             raise ValueError(f"Affine b has shape {b.shape}, but W has shape {W.shape}: expected ({W.shape[1]},)")
+        if W is self.W and b is self.b:
+            self._checked = (W, b, W.shape)
         return W, b
 
-    def forward(self, x):
-        W, b = self._weights()
+    def _rows(self, x, W):
+        """x as (N, D) rows of W's dtype; sets ``original_x_shape``."""
+        if type(x) is np.ndarray and x.ndim == 2 and x.dtype is W.dtype and x.flags.c_contiguous \
+                and x.shape[1] == W.shape[0]:
+            self.original_x_shape = x.shape
+            return x
         x = np.asarray(x)
         if x.ndim == 0:
             raise ValueError("Affine.forward needs an (N, D) batch, got a scalar")
@@ -113,32 +131,37 @@ class Affine:
         if x2d.shape[1] != W.shape[0]:
             raise ValueError(f"Affine input has width {x2d.shape[1]} (shape {x.shape}), "
                              f"but W has shape {W.shape}: expected width {W.shape[0]}")
-        self.x = as_float_array(x2d, W.dtype)
-        self._out = reuse(self._out, (x2d.shape[0], W.shape[1]), W.dtype)
-        K.affine_forward(self.x, W, b, self._out)
-        return self._out
+        return as_float_array(x2d, W.dtype)
 
-    def _dout(self, dout):
+    def forward(self, x):
+        W, b = self._weights()
+        self.x = x = self._rows(x, W)
+        self._out = out = reuse(self._out, (x.shape[0], W.shape[1]), W.dtype)
+        K.affine_forward(x, W, b, out)
+        return out
+
+    def _dout(self, dout, W):
         require_forward(self, self.x)
-        dout = as_float_array(dout, self.W.dtype, "dout")
-        if dout.shape != (self.x.shape[0], self.W.shape[1]):
+        dout = as_float_array(dout, W.dtype, "dout")
+        if dout.shape != (self.x.shape[0], W.shape[1]):
             raise ValueError(f"Affine.backward got dout of shape {dout.shape}, the forward output was "
-                             f"{(self.x.shape[0], self.W.shape[1])}")
+                             f"{(self.x.shape[0], W.shape[1])}")
         return dout
 
     def backward_params(self, dout):
         """Only ``dW`` and ``db``: the first layer's ``dx`` is work nobody needs."""
-        dout = self._dout(dout)
-        self.dW = reuse(self.dW, self.W.shape, self.W.dtype)
-        self.db = reuse(self.db, (self.W.shape[1],), self.W.dtype)
+        W = self._weights()[0]
+        dout = self._dout(dout, W)
+        self.dW = reuse(self.dW, W.shape, W.dtype)
+        self.db = reuse(self.db, (W.shape[1],), W.dtype)
         K.affine_backward_params(self.x, dout, self.dW, self.db)
         return dout
 
     def backward(self, dout):
         dout = self.backward_params(dout)
-        self._dx = reuse(self._dx, self.x.shape, self.W.dtype)
-        K.affine_backward_input(dout, self._weights()[0], self._dx)
-        return self._dx.reshape(self.original_x_shape)
+        self._dx = dx = reuse(self._dx, self.x.shape, dout.dtype)
+        K.affine_backward_input(dout, self._weights()[0], dx)
+        return dx if len(self.original_x_shape) == 2 else dx.reshape(self.original_x_shape)
 
 
 class Relu:
@@ -150,10 +173,10 @@ class Relu:
 
     def forward(self, x):
         x = as_float_array(x)
-        self.mask = reuse(self.mask, x.shape, np.bool_)
-        self._out = reuse(self._out, x.shape, x.dtype)
-        K.relu_forward(x.reshape(-1), self._out.reshape(-1), self.mask.reshape(-1))
-        return self._out
+        self.mask = mask = reuse(self.mask, x.shape, np.bool_)
+        self._out = out = reuse(self._out, x.shape, x.dtype)
+        K.relu_forward(x.ravel(), out.ravel(), mask.ravel())
+        return out
 
     def backward(self, dout):
         require_forward(self, self.mask)
@@ -166,7 +189,7 @@ class Relu:
         if dout.shape != self.mask.shape:
             raise ValueError(f"Relu.backward got dout of shape {dout.shape}, the forward input was {self.mask.shape}")
         if dout.dtype in FLOAT_DTYPES and dout.flags.c_contiguous:
-            K.relu_backward(dout.reshape(-1), self.mask.reshape(-1))
+            K.relu_backward(dout.ravel(), self.mask.ravel())
         else:
             dout[self.mask] = 0
         return dout
@@ -181,18 +204,18 @@ class Sigmoid:
 
     def forward(self, x):
         x = as_float_array(x)
-        self.out = reuse(self.out, x.shape, x.dtype)
-        K.sigmoid_forward(x.reshape(-1), self.out.reshape(-1))
-        return self.out
+        self.out = out = reuse(self.out, x.shape, x.dtype)
+        K.sigmoid_forward(x.ravel(), out.ravel())
+        return out
 
     def backward(self, dout):
         require_forward(self, self.out)
         dout = as_float_array(dout, self.out.dtype, "dout")
         if dout.shape != self.out.shape:
             raise ValueError(f"Sigmoid.backward got dout of shape {dout.shape}, forward output was {self.out.shape}")
-        self._dx = reuse(self._dx, self.out.shape, self.out.dtype)
-        K.sigmoid_backward(dout.reshape(-1), self.out.reshape(-1), self._dx.reshape(-1))
-        return self._dx
+        self._dx = dx = reuse(self._dx, self.out.shape, self.out.dtype)
+        K.sigmoid_backward(dout.ravel(), self.out.ravel(), dx.ravel())
+        return dx
 
 
 class SoftmaxWithLoss:
@@ -263,11 +286,21 @@ def class_labels(t, logits_shape, dtype):
                          f"expected ({n},) class indices or ({n}, {c}) one-hot rows")
     if t.dtype.kind not in "iu":
         raise TypeError(f"class-index labels must have an integer dtype, got {t.dtype}")
-    labels = t.reshape(n)
-    if n and (labels.min() < 0 or labels.max() >= c):
-        bad = labels[(labels < 0) | (labels >= c)][0]
-        raise ValueError(f"label {bad} is out of range for {c} classes (valid: 0..{c - 1})")
-    return labels.astype(np.intp, copy=False), np.empty((0, 0), dtype)
+    labels = t.reshape(n).astype(np.intp, copy=False)  # a uint64 beyond intp wraps negative: still caught
+    bad = K.first_label_out_of_range(labels, c)
+    if bad >= 0:
+        raise ValueError(f"label {t.reshape(n)[bad]} is out of range for {c} classes (valid: 0..{c - 1})")
+    return labels, np.empty((0, 0), dtype)
+
+
+def check_scale_and_shift(gamma, beta):
+    """TypeError unless gamma is a 1-D float32/float64 array and beta one of its dtype and shape."""
+    if not isinstance(gamma, np.ndarray) or gamma.dtype not in FLOAT_DTYPES or gamma.ndim != 1:
+        raise TypeError(f"gamma must be a 1-D float32/float64 array, got {type(gamma).__name__} "
+                        f"{getattr(gamma, 'dtype', '')} {getattr(gamma, 'shape', '')}")
+    if not isinstance(beta, np.ndarray) or beta.dtype != gamma.dtype or beta.shape != gamma.shape:
+        raise TypeError(f"beta must be a {gamma.dtype} array of gamma's shape {gamma.shape}, got "
+                        f"{type(beta).__name__} {getattr(beta, 'dtype', '')} {getattr(beta, 'shape', '')}")
 
 
 class BatchNormalization:
@@ -290,12 +323,7 @@ class BatchNormalization:
     """
 
     def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
-        if not isinstance(gamma, np.ndarray) or gamma.dtype not in FLOAT_DTYPES or gamma.ndim != 1:
-            raise TypeError(f"gamma must be a 1-D float32/float64 array, got {type(gamma).__name__} "
-                            f"{getattr(gamma, 'dtype', '')} {getattr(gamma, 'shape', '')}")
-        if not isinstance(beta, np.ndarray) or beta.dtype != gamma.dtype or beta.shape != gamma.shape:
-            raise TypeError(f"beta must be a {gamma.dtype} array of gamma's shape {gamma.shape}, got "
-                            f"{type(beta).__name__} {getattr(beta, 'dtype', '')} {getattr(beta, 'shape', '')}")
+        check_scale_and_shift(gamma, beta)
         check_fraction("momentum", momentum)
         self.gamma = gamma
         self.beta = beta
@@ -309,13 +337,33 @@ class BatchNormalization:
         self.std = None
         self.dgamma = None
         self.dbeta = None
-        self._mu = None
+        self._checked = None
         self._out = None
-        self._dvar = None
-        self._dmu = None
         self._dx = None
 
+    def _params(self):
+        """``(gamma, beta)`` with the running statistics in step (zeros on first use).
+
+        The arrays are checked again only when one of them is replaced: the
+        kernels index all of them by gamma's length. The kernels' per-feature
+        scratch (batch mean and std, gradients of var and mean) follows gamma.
+        """
+        gamma, beta = self.gamma, self.beta
+        if self.running_mean is None:
+            self.running_mean = np.zeros(gamma.shape, gamma.dtype)
+            self.running_var = np.zeros(gamma.shape, gamma.dtype)
+        arrays = (gamma, beta, self.running_mean, self.running_var)
+        checked = self._checked
+        if checked is None or any(a is not b for a, b in zip(arrays, checked)) or checked[4] != gamma.shape:
+            check_scale_and_shift(gamma, beta)
+            for name in ("running_mean", "running_var"):
+                setattr(self, name, self._running_buffer(name, getattr(self, name)))
+            self._mu, self._std, self._dvar, self._dmu = np.empty((4, *gamma.shape), gamma.dtype)
+            self._checked = (gamma, beta, self.running_mean, self.running_var, gamma.shape)
+        return gamma, beta
+
     def _running_buffer(self, name, value):
+        """A copy of ``value`` in gamma's dtype, checked against gamma's shape."""
         if value is None:
             return None
         value = np.array(value, dtype=self.gamma.dtype)
@@ -323,62 +371,60 @@ class BatchNormalization:
             raise ValueError(f"{name} has shape {value.shape}, expected gamma's shape {self.gamma.shape}")
         return value
 
-    def _as_rows(self, x, name):
+    def _as_rows(self, x, name, gamma):
         """x as (N, D) rows of gamma's dtype; (N, C, H, W) is flattened as the book does."""
+        if type(x) is np.ndarray and x.ndim == 2 and x.dtype is gamma.dtype and x.flags.c_contiguous \
+                and x.shape[0] and x.shape[1] == gamma.shape[0]:
+            return x
         x = np.asarray(x)
         if x.ndim not in (2, 4):
             raise ValueError(f"BatchNormalization takes (N, D) or (N, C, H, W) {name}, got shape {x.shape}")
         check_batch(f"BatchNormalization {name}", x.shape[0])
-        rows = as_float_array(x.reshape(x.shape[0], -1), self.gamma.dtype, name)
-        if rows.shape[1] != self.gamma.shape[0]:
+        rows = as_float_array(x.reshape(x.shape[0], -1), gamma.dtype, name)
+        if rows.shape[1] != gamma.shape[0]:
             raise ValueError(f"BatchNormalization {name} of shape {x.shape} has {rows.shape[1]} features, "
-                             f"gamma has {self.gamma.shape[0]}")
+                             f"gamma has {gamma.shape[0]}")
         return rows
 
     def forward(self, x, train_flg=True):
-        self.input_shape = np.shape(x)
-        x = self._as_rows(x, "x")
-        dtype = self.gamma.dtype
-        if self.running_mean is None:
-            self.running_mean = np.zeros(self.gamma.shape, dtype)
-            self.running_var = np.zeros(self.gamma.shape, dtype)
-        self._out = reuse(self._out, x.shape, dtype)
+        self.input_shape = input_shape = np.shape(x)
+        gamma, beta = self._params()
+        x = self._as_rows(x, "x", gamma)
+        self._out = out = reuse(self._out, x.shape, gamma.dtype)
         if train_flg:
             self.batch_size = x.shape[0]
-            self.xc = reuse(self.xc, x.shape, dtype)
-            self.xn = reuse(self.xn, x.shape, dtype)
-            self.std = reuse(self.std, self.gamma.shape, dtype)
-            self._mu = reuse(self._mu, self.gamma.shape, dtype)
-            K.batchnorm_forward(x, self.gamma, self.beta, self.running_mean, self.running_var,
-                                dtype.type(self.momentum), self._mu, self.xc, self.xn, self.std, self._out)
+            xc, xn = self.xc, self.xn
+            if xc is None or xc.shape != x.shape or xc.dtype is not gamma.dtype:
+                self.xc, self.xn = xc, xn = np.empty((2, *x.shape), gamma.dtype)
+            self.std = self._std
+            K.batchnorm_forward(x, gamma, beta, self.running_mean, self.running_var,
+                                gamma.dtype.type(self.momentum), self._mu, xc, xn, self._std, out)
         else:
-            K.batchnorm_inference_forward(x, self.gamma, self.beta, self.running_mean, self.running_var, self._out)
-        return self._out.reshape(self.input_shape)
+            K.batchnorm_inference_forward(x, gamma, beta, self.running_mean, self.running_var, out)
+        return out if len(input_shape) == 2 else out.reshape(input_shape)
 
     def backward(self, dout):
         if self.xc is None:
             raise RuntimeError("BatchNormalization.backward needs a forward(x, train_flg=True) first")
-        dout = self._as_rows(dout, "dout")
+        gamma = self._params()[0]
+        dout = self._as_rows(dout, "dout", gamma)
         if dout.shape != self.xc.shape:
             raise ValueError(f"BatchNormalization.backward got dout of shape {dout.shape}, "
                              f"the training forward had {self.xc.shape}")
-        dtype = self.gamma.dtype
-        self.dgamma = reuse(self.dgamma, self.gamma.shape, dtype)
-        self.dbeta = reuse(self.dbeta, self.gamma.shape, dtype)
-        self._dvar = reuse(self._dvar, self.gamma.shape, dtype)
-        self._dmu = reuse(self._dmu, self.gamma.shape, dtype)
-        self._dx = reuse(self._dx, dout.shape, dtype)
-        K.batchnorm_backward(dout, self.gamma, self.xc, self.xn, self.std,
-                             self.dgamma, self.dbeta, self._dvar, self._dmu, self._dx)
-        return self._dx.reshape(self.input_shape)
+        self.dgamma = dgamma = reuse(self.dgamma, gamma.shape, gamma.dtype)
+        self.dbeta = dbeta = reuse(self.dbeta, gamma.shape, gamma.dtype)
+        self._dx = dx = reuse(self._dx, dout.shape, gamma.dtype)
+        K.batchnorm_backward(dout, gamma, self.xc, self.xn, self.std, dgamma, dbeta, self._dvar, self._dmu, dx)
+        return dx if len(self.input_shape) == 2 else dx.reshape(self.input_shape)
 
 
 class Dropout:
     """The book's (not inverted) dropout: ``forward(x, train_flg=True)``, ``backward(dout)``.
 
-    Training mode draws ``mask = np.random.rand(*x.shape) > dropout_ratio`` from
-    NumPy's global RNG, in Python (so ``np.random.seed`` reproduces the book's
-    masks), and returns ``x * mask``; inference mode returns ``x * (1 - dropout_ratio)``.
+    Training mode draws ``mask = np.random.rand(*x.shape) > dropout_ratio``:
+    the very numbers of NumPy's global RNG, drawn by a kernel (see
+    :mod:`fastdl.numpy_rng`), so ``np.random.seed`` reproduces the book's
+    masks. It returns ``x * mask``; inference mode returns ``x * (1 - dropout_ratio)``.
     """
 
     def __init__(self, dropout_ratio=0.5):
@@ -392,16 +438,20 @@ class Dropout:
         x = as_float_array(x)
         if x.ndim == 0:
             raise ValueError("Dropout.forward needs an array, got a scalar")
-        self._out = reuse(self._out, x.shape, x.dtype)
+        self._out = out = reuse(self._out, x.shape, x.dtype)
         if train_flg:
-            self.mask = reuse(self.mask, x.shape, np.bool_)
-            rand = np.random.rand(*x.shape)
-            K.dropout_forward(x.reshape(-1), rand.reshape(-1), float(self.dropout_ratio),
-                              self._out.reshape(-1), self.mask.reshape(-1))
+            self.mask = mask = reuse(self.mask, x.shape, np.bool_)
+            rng = global_mt19937()
+            if rng is None:
+                np.greater(np.random.rand(*x.shape), self.dropout_ratio, out=mask)
+                K.apply_mask(x.ravel(), mask.ravel(), out.ravel())
+            else:
+                with rng.lock:
+                    K.dropout_forward(x.ravel(), rng.state, rng.words, rng.uniforms, float(self.dropout_ratio),
+                                      out.ravel(), mask.ravel())
         else:
-            K.dropout_inference_forward(x.reshape(-1), x.dtype.type(1.0 - self.dropout_ratio),
-                                        self._out.reshape(-1))
-        return self._out
+            K.dropout_inference_forward(x.ravel(), x.dtype.type(1.0 - self.dropout_ratio), out.ravel())
+        return out
 
     def backward(self, dout):
         if self.mask is None:
@@ -409,6 +459,6 @@ class Dropout:
         dout = as_float_array(dout, name="dout")
         if dout.shape != self.mask.shape:
             raise ValueError(f"Dropout.backward got dout of shape {dout.shape}, the mask has {self.mask.shape}")
-        self._dx = reuse(self._dx, dout.shape, dout.dtype)
-        K.dropout_backward(dout.reshape(-1), self.mask.reshape(-1), self._dx.reshape(-1))
-        return self._dx
+        self._dx = dx = reuse(self._dx, dout.shape, dout.dtype)
+        K.apply_mask(dout.ravel(), self.mask.ravel(), dx.ravel())
+        return dx

@@ -11,6 +11,7 @@ import numpy as np
 from numba import prange
 
 from . import PARALLEL_MIN_SIZE, STREAMING_PARALLEL_MIN_SIZE, kernel
+from .mt19937 import random_sample
 
 
 @kernel(parallel=True)
@@ -113,6 +114,15 @@ def sigmoid_backward(dout, out, dx):
     else:
         for i in prange(n):
             dx[i] = dout[i] * (one - out[i]) * out[i]
+
+
+@kernel()
+def first_label_out_of_range(labels, classes):
+    """Index of the first label outside ``0..classes-1``, or -1.  labels : (N,) intp."""
+    for i in range(labels.size):
+        if labels[i] < 0 or labels[i] >= classes:
+            return i
+    return -1
 
 
 @kernel()
@@ -272,23 +282,26 @@ def batchnorm_backward(dout, gamma, xc, xn, std, dgamma, dbeta, dvar, dmu, dx):
             dx[i, j] -= dmu[j] / batch
 
 
-@kernel(parallel=True)
-def dropout_forward(x, rand, dropout_ratio, out, mask):
-    """The book's Dropout in training mode: mask = rand > dropout_ratio, out = x * mask.
+@kernel()
+def dropout_forward(x, rng_state, words, uniforms, dropout_ratio, out, mask):
+    """The book's Dropout in training mode: mask = np.random.rand(M) > dropout_ratio, out = x * mask.
 
-    x, out : (M,) raveled; rand : (M,) float64 uniforms drawn by the caller
-    from NumPy's global RNG (the book's ``np.random.rand``); dropout_ratio : float64;
-    mask : (M,) bool output. Not inverted: nothing is rescaled here.
+    x, out : (M,) raveled; mask : (M,) bool output; dropout_ratio : float64.
+    rng_state, words : NumPy's global MT19937 and scratch (see
+    :func:`fastdl.kernels.mt19937.random_sample`); uniforms : float64 scratch.
+    The uniforms are drawn a scratch-full at a time and used at once, so no
+    (M,) array of them is ever written. Not inverted: nothing is rescaled.
+    Serial: the generator is a sequence.
     """
     n = x.size
-    if n < STREAMING_PARALLEL_MIN_SIZE:
-        for i in range(n):
-            mask[i] = rand[i] > dropout_ratio
-            out[i] = x[i] * mask[i]
-    else:
-        for i in prange(n):
-            mask[i] = rand[i] > dropout_ratio
-            out[i] = x[i] * mask[i]
+    for start in range(0, n, uniforms.size):
+        drawn = uniforms[:min(uniforms.size, n - start)]
+        random_sample(rng_state, words, drawn)
+        xs, outs, masks = x[start:], out[start:], mask[start:]
+        for i in range(drawn.size):
+            keep = drawn[i] > dropout_ratio
+            masks[i] = keep
+            outs[i] = xs[i] * keep
 
 
 @kernel(parallel=True)
@@ -304,8 +317,8 @@ def dropout_inference_forward(x, keep_ratio, out):
 
 
 @kernel(parallel=True)
-def dropout_backward(dout, mask, dx):
-    """dx = dout * mask, the book's Dropout.backward.  All (M,) raveled."""
+def apply_mask(dout, mask, dx):
+    """dx = dout * mask: the book's Dropout.backward (and its forward, given a mask).  All (M,) raveled."""
     n = dout.size
     if n < STREAMING_PARALLEL_MIN_SIZE:
         for i in range(n):
