@@ -387,23 +387,43 @@ class BatchNormalization:
         return rows
 
     def forward(self, x, train_flg=True):
-        self.input_shape = input_shape = np.shape(x)
+        if train_flg:
+            x, out = self.training_arguments(x)
+            K.batchnorm_forward(*x, out)
+        else:
+            self.input_shape = np.shape(x)
+            gamma, beta = self._params()
+            x = self._as_rows(x, "x", gamma)
+            self._out = out = reuse(self._out, x.shape, gamma.dtype)
+            K.batchnorm_inference_forward(x, gamma, beta, self.running_mean, self.running_var, out)
+        return out if len(self.input_shape) == 2 else out.reshape(self.input_shape)
+
+    def training_arguments(self, x):
+        """Check ``x`` and set up a training forward: ``(kernel arguments up to std, out)``.
+
+        The arguments are those of :func:`fastdl.kernels.layers.batchnorm_forward`
+        from ``x`` (as (N, D) rows) to ``std``; ``out`` is this layer's output buffer.
+        """
+        self.input_shape = np.shape(x)
         gamma, beta = self._params()
         x = self._as_rows(x, "x", gamma)
         self._out = out = reuse(self._out, x.shape, gamma.dtype)
-        if train_flg:
-            self.batch_size = x.shape[0]
-            xc, xn = self.xc, self.xn
-            if xc is None or xc.shape != x.shape or xc.dtype is not gamma.dtype:
-                self.xc, self.xn = xc, xn = np.empty((2, *x.shape), gamma.dtype)
-            self.std = self._std
-            K.batchnorm_forward(x, gamma, beta, self.running_mean, self.running_var,
-                                gamma.dtype.type(self.momentum), self._mu, xc, xn, self._std, out)
-        else:
-            K.batchnorm_inference_forward(x, gamma, beta, self.running_mean, self.running_var, out)
-        return out if len(input_shape) == 2 else out.reshape(input_shape)
+        self.batch_size = x.shape[0]
+        xc, xn = self.xc, self.xn
+        if xc is None or xc.shape != x.shape or xc.dtype is not gamma.dtype:
+            self.xc, self.xn = xc, xn = np.empty((2, *x.shape), gamma.dtype)
+        self.std = self._std
+        return (x, gamma, beta, self.running_mean, self.running_var, gamma.dtype.type(self.momentum), self._mu,
+                xc, xn, self._std), out
 
     def backward(self, dout):
+        arguments = self.backward_arguments(dout)
+        K.batchnorm_backward(*arguments)
+        dx = arguments[-1]
+        return dx if len(self.input_shape) == 2 else dx.reshape(self.input_shape)
+
+    def backward_arguments(self, dout):
+        """Check ``dout`` and set up the backward: the arguments of :func:`fastdl.kernels.layers.batchnorm_backward`."""
         if self.xc is None:
             raise RuntimeError("BatchNormalization.backward needs a forward(x, train_flg=True) first")
         gamma = self._params()[0]
@@ -414,8 +434,7 @@ class BatchNormalization:
         self.dgamma = dgamma = reuse(self.dgamma, gamma.shape, gamma.dtype)
         self.dbeta = dbeta = reuse(self.dbeta, gamma.shape, gamma.dtype)
         self._dx = dx = reuse(self._dx, dout.shape, gamma.dtype)
-        K.batchnorm_backward(dout, gamma, self.xc, self.xn, self.std, dgamma, dbeta, self._dvar, self._dmu, dx)
-        return dx if len(self.input_shape) == 2 else dx.reshape(self.input_shape)
+        return dout, gamma, self.xc, self.xn, self.std, dgamma, dbeta, self._dvar, self._dmu, dx
 
 
 class Dropout:
@@ -446,9 +465,10 @@ class Dropout:
                 np.greater(np.random.rand(*x.shape), self.dropout_ratio, out=mask)
                 K.apply_mask(x.ravel(), mask.ravel(), out.ravel())
             else:
+                np.copyto(out, x)
                 with rng.lock:
-                    K.dropout_forward(x.ravel(), rng.state, rng.words, rng.uniforms, float(self.dropout_ratio),
-                                      out.ravel(), mask.ravel())
+                    K.dropout_in_place(out.ravel(), rng.state, rng.words, rng.uniforms, float(self.dropout_ratio),
+                                       mask.ravel())
         else:
             K.dropout_inference_forward(x.ravel(), x.dtype.type(1.0 - self.dropout_ratio), out.ravel())
         return out

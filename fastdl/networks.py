@@ -15,6 +15,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .flat import FlatParams
+from .fused import BatchNormReluDropout
 from .gradient import numerical_gradient
 from .kernels.layers import scaled_add
 from .layers import (FLOAT_DTYPES, Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, check_batch,
@@ -112,22 +113,48 @@ class LayerNet:
             self.params[f"W{idx}"] = scale * np.random.randn(sizes[idx - 1], sizes[idx])
         self.grads = FlatParams(self.params.layout, self.params.flat.dtype, order=grads_keys)
         self.layers = OrderedDict()
+        fused_steps = []
         for idx in range(1, depth + 1):
             self.layers[f"Affine{idx}"] = layer = Affine(self.params[f"W{idx}"], self.params[f"b{idx}"])
             layer.dW, layer.db = self.grads[f"W{idx}"], self.grads[f"b{idx}"]
+            fused_steps.append(layer)
             if idx == depth:
                 break
             if use_batchnorm:
                 self.params[f"gamma{idx}"] = np.ones(sizes[idx])
-                self.layers[f"BatchNorm{idx}"] = layer = BatchNormalization(
+                self.layers[f"BatchNorm{idx}"] = batchnorm = BatchNormalization(
                     self.params[f"gamma{idx}"], self.params[f"beta{idx}"])
-                layer.dgamma, layer.dbeta = self.grads[f"gamma{idx}"], self.grads[f"beta{idx}"]
-            self.layers[f"{activation_name}{idx}"] = activation_layer()
+                batchnorm.dgamma, batchnorm.dbeta = self.grads[f"gamma{idx}"], self.grads[f"beta{idx}"]
+            self.layers[f"{activation_name}{idx}"] = activation = activation_layer()
+            dropout = None
             if use_dropout:
-                self.layers[f"Dropout{idx}"] = Dropout(dropout_ratio)
+                self.layers[f"Dropout{idx}"] = dropout = Dropout(dropout_ratio)
+            if use_batchnorm and activation_layer is Relu:
+                fused_steps.append(BatchNormReluDropout(batchnorm, activation, dropout))
         self._weight_keys = [f"W{idx}" for idx in range(1, depth + 1)]
+        # Training passes run each hidden BatchNorm, Relu and Dropout as one fused step while
+        # self.layers still holds the layers built here (see _training_steps).
+        self._fused = (tuple(self.layers.values()), fused_steps) if len(fused_steps) > depth else None
+        self._steps = None
+
+    def _training_steps(self):
+        """The fused steps, or None when ``self.layers`` was changed or the masks need ``np.random.rand``."""
+        if self._fused is None:
+            return None
+        layers, steps = self._fused
+        if tuple(self.layers.values()) != layers or not steps[1].can_draw():
+            return None
+        return steps
 
     def _forward(self, x, train_flg):
+        """Run the layers; ``self._steps`` keeps the objects run, for ``gradient`` to backpropagate through."""
+        steps = self._training_steps() if train_flg else None
+        if steps is not None:
+            self._steps = steps
+            for step in steps:
+                x = step.forward(x)
+            return x
+        self._steps = list(self.layers.values())
         for key, layer in self.layers.items():
             if "Dropout" in key or "BatchNorm" in key:
                 x = layer.forward(x, train_flg)
@@ -169,10 +196,10 @@ class LayerNet:
         gradient key order, valid until the next call."""
         self.loss(x, t, train_flg=True)
         dout = self._loss_layer.backward(1)
-        layers = list(self.layers.values())
-        for layer in reversed(layers[1:]):
-            dout = layer.backward(dout)
-        layers[0].backward_params(dout)
+        steps = self._steps
+        for step in reversed(steps[1:]):
+            dout = step.backward(dout)
+        steps[0].backward_params(dout)
         if self.weight_decay_lambda:
             lam = self.params.flat.dtype.type(self.weight_decay_lambda)
             for key in self._weight_keys:

@@ -8,7 +8,8 @@ from book.multi_layer_net_extend import BatchNormalization as BookBatchNorm
 from book.multi_layer_net_extend import Dropout as BookDropout
 from book.multi_layer_net_extend import MultiLayerNetExtend as BookNet
 
-from fastdl.layers import BatchNormalization, Dropout
+from fastdl.fused import BatchNormReluDropout
+from fastdl.layers import BatchNormalization, Dropout, Relu
 from fastdl.networks import MultiLayerNet, MultiLayerNetExtend
 from fastdl.optimizers import get_optimizer
 from helpers import make_batch, seeded
@@ -229,3 +230,90 @@ def test_float32_extend_network_stays_float32():
     assert net.predict(x).dtype == np.float32 and net.predict(x, train_flg=True).dtype == np.float32
     for key in ref_grads:
         np.testing.assert_allclose(grads[key], ref_grads[key], rtol=2e-3, atol=2e-5, err_msg=key)
+
+
+def layer_by_layer_gradient(net, x, t):
+    """The book's gradient algorithm over ``net``'s own layers, called one by one (no fused steps)."""
+    out = x
+    for key, layer in net.layers.items():
+        out = layer.forward(out, True) if "BatchNorm" in key or "Dropout" in key else layer.forward(out)
+    loss = net.last_layer.forward(out, t)
+    dout = net.last_layer.backward(1)
+    layers = list(net.layers.values())
+    for layer in reversed(layers[1:]):
+        dout = layer.backward(dout)
+    layers[0].backward(dout)
+    return loss, {key: value.copy() for key, value in net.grads.items()}
+
+
+def layer_state(net):
+    """What the layers keep after a training pass: masks, batch-norm intermediates and running statistics."""
+    state = {}
+    for key, layer in net.layers.items():
+        for attr in ("mask", "xc", "xn", "std", "running_mean", "running_var", "dgamma", "dbeta"):
+            if getattr(layer, attr, None) is not None:
+                state[f"{key}.{attr}"] = getattr(layer, attr).copy()
+    return state
+
+
+@pytest.mark.parametrize("use_dropout", [True, False], ids=["dropout", "no-dropout"])
+def test_fused_training_pass_equals_the_layers_called_one_by_one(dtype, use_dropout):
+    kwargs = dict(use_batchnorm=True, use_dropout=use_dropout, dropout_ration=0.4, dtype=dtype)
+    fused, by_layer = (seeded(MultiLayerNetExtend, 12, [9, 7, 9], 4, **kwargs) for _ in range(2))
+    x, t = make_batch(n=30)
+    for step in range(3):
+        np.random.seed(step)
+        loss = fused.loss(x, t, train_flg=True)
+        grads = {key: value.copy() for key, value in fused.gradient(x, t).items()}
+        after = np.random.rand()
+        np.random.seed(step)
+        ref_loss = by_layer.loss(x, t, train_flg=True)
+        ref_loss_grad, ref_grads = layer_by_layer_gradient(by_layer, x, t)
+        assert np.random.rand() == after
+        assert any(isinstance(step, BatchNormReluDropout) for step in fused._steps)
+        assert loss == ref_loss
+        assert fused.last_layer.loss == ref_loss_grad
+        for key in ref_grads:
+            np.testing.assert_array_equal(grads[key], ref_grads[key], err_msg=key)
+        ref_state = layer_state(by_layer)
+        assert layer_state(fused).keys() == ref_state.keys()
+        for key, value in layer_state(fused).items():
+            np.testing.assert_array_equal(value, ref_state[key], err_msg=key)
+
+
+def test_a_replaced_layer_turns_the_fused_pass_off():
+    kwargs = dict(use_batchnorm=True, use_dropout=True)
+    net, ref = seeded(MultiLayerNetExtend, 12, [8, 8], 4, **kwargs), seeded(BookNet, 12, [8, 8], 4, **kwargs)
+    seen = []
+
+    class RecordingRelu(Relu):
+        def forward(self, x):
+            seen.append(x.shape)
+            return super().forward(x)
+
+    net.layers["Activation_function2"] = RecordingRelu()
+    x, t = make_batch()
+    np.random.seed(4)
+    grads = net.gradient(x, t)
+    np.random.seed(4)
+    ref_grads = ref.gradient(x, t)
+    assert seen == [(20, 8)]
+    for key in ref_grads:
+        np.testing.assert_allclose(grads[key], ref_grads[key], rtol=1e-10, atol=1e-13, err_msg=key)
+
+
+def test_another_global_generator_still_gives_the_books_masks():
+    kwargs = dict(use_batchnorm=True, use_dropout=True)
+    net, ref = seeded(MultiLayerNetExtend, 12, [8, 8], 4, **kwargs), seeded(BookNet, 12, [8, 8], 4, **kwargs)
+    x, t = make_batch()
+    original = np.random.get_bit_generator()
+    try:
+        np.random.set_bit_generator(np.random.PCG64(8))
+        grads = net.gradient(x, t)
+        np.random.set_bit_generator(np.random.PCG64(8))
+        ref_grads = ref.gradient(x, t)
+    finally:
+        np.random.set_bit_generator(original)
+    np.testing.assert_array_equal(net.layers["Dropout1"].mask, ref.layers["Dropout1"].mask)
+    for key in ref_grads:
+        np.testing.assert_allclose(grads[key], ref_grads[key], rtol=1e-10, atol=1e-13, err_msg=key)

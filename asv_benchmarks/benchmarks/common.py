@@ -28,6 +28,7 @@ import scipy.linalg.cython_blas  # noqa: E402,F401  (loads the OpenBLAS Numba's 
 from numba import prange  # noqa: E402
 from book import layers as book_layers  # noqa: E402,F401  (re-exported for layers.py)
 from book import multi_layer_net as book_multi_layer_net  # noqa: E402
+from book import multi_layer_net_extend as book_multi_layer_net_extend  # noqa: E402,F401  (for chapter6.py)
 from book import optimizer as book_optimizer  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 

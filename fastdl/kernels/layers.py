@@ -173,25 +173,14 @@ def softmax_cross_entropy_forward(x, t, t_onehot, exact, y, dx):
 
 
 @kernel()
-def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, mu, xc, xn, std, out):
-    """The book's BatchNormalization forward in training mode.
+def _batchnorm_statistics(x, running_mean, running_var, momentum, mu, xc, std):
+    """The batch statistics of the book's BatchNormalization forward in training mode.
 
-    Parameters
-    ----------
-    x : (N, D) input batch.
-    gamma, beta : (D,) scale and shift.
-    running_mean, running_var : (D,) updated in place:
-        ``running = momentum * running + (1 - momentum) * batch_statistic``.
-    momentum : scalar of x's dtype.
-    mu : (D,) output: batch mean.
-    xc : (N, D) output: x - mu.
-    xn : (N, D) output: xc / std.
-    std : (D,) output: sqrt(var + 1e-6), var the biased batch variance.
-    out : (N, D) output: gamma * xn + beta.
-
+    Writes mu = mean of x, xc = x - mu and std = sqrt(var + 1e-6) (var the
+    biased batch variance), and updates
+    ``running = momentum * running + (1 - momentum) * batch_statistic`` in place.
     Sums run row by row into the (D,) accumulators, the order NumPy's
     ``sum(axis=0)`` uses, so float64 results equal the book's bit for bit.
-    Serial: the work is batch-sized and the reductions run over rows.
     """
     n, d = x.shape
     batch = x.dtype.type(n)
@@ -215,10 +204,59 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, mu, x
         running_mean[j] = momentum * running_mean[j] + (one - momentum) * mu[j]
         running_var[j] = momentum * running_var[j] + (one - momentum) * var
         std[j] = math.sqrt(var + eps)
+
+
+@kernel()
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, mu, xc, xn, std, out):
+    """The book's BatchNormalization forward in training mode.
+
+    Parameters
+    ----------
+    x : (N, D) input batch.
+    gamma, beta : (D,) scale and shift.
+    running_mean, running_var : (D,) updated in place (see ``_batchnorm_statistics``).
+    momentum : scalar of x's dtype.
+    mu : (D,) output: batch mean.
+    xc : (N, D) output: x - mu.
+    xn : (N, D) output: xc / std.
+    std : (D,) output: sqrt(var + 1e-6), var the biased batch variance.
+    out : (N, D) output: gamma * xn + beta.
+
+    Serial: the work is batch-sized and the reductions run over rows.
+    """
+    _batchnorm_statistics(x, running_mean, running_var, momentum, mu, xc, std)
+    n, d = x.shape
     for i in range(n):
         for j in range(d):
             xn[i, j] = xc[i, j] / std[j]
             out[i, j] = gamma[j] * xn[i, j] + beta[j]
+
+
+@kernel()
+def batchnorm_relu_dropout_forward(x, gamma, beta, running_mean, running_var, momentum, mu, xc, xn, std,
+                                   relu_mask, rng_state, words, uniforms, dropout_ratio, dropout_mask, out):
+    """A hidden layer's BatchNormalization, Relu and Dropout in training mode, in one pass over the batch.
+
+    The arguments up to ``std`` are :func:`batchnorm_forward`'s; then
+    relu_mask : (N, D) bool output, Relu's ``mask`` (normalised value <= 0);
+    rng_state, words, uniforms, dropout_ratio : as :func:`dropout_in_place`;
+    dropout_mask : (N, D) bool output, Dropout's ``mask``, or (0, 0) for no dropout;
+    out : (N, D) output, what the three layers return one after another.
+    Every number is the one the three layers give (float64: bit for bit); only
+    the two intermediate (N, D) outputs are never written.
+    """
+    _batchnorm_statistics(x, running_mean, running_var, momentum, mu, xc, std)
+    n, d = x.shape
+    zero = x.dtype.type(0)
+    for i in range(n):
+        for j in range(d):
+            xn[i, j] = xc[i, j] / std[j]
+            value = gamma[j] * xn[i, j] + beta[j]
+            relu_mask[i, j] = value <= 0
+            out[i, j] = zero if value <= 0 else value
+    if dropout_mask.size != 0:
+        dropout_in_place(out.reshape(out.size), rng_state, words, uniforms, dropout_ratio,
+                         dropout_mask.reshape(dropout_mask.size))
 
 
 @kernel(parallel=True)
@@ -283,25 +321,46 @@ def batchnorm_backward(dout, gamma, xc, xn, std, dgamma, dbeta, dvar, dmu, dx):
 
 
 @kernel()
-def dropout_forward(x, rng_state, words, uniforms, dropout_ratio, out, mask):
-    """The book's Dropout in training mode: mask = np.random.rand(M) > dropout_ratio, out = x * mask.
+def dropout_relu_batchnorm_backward(dout, dropout_mask, relu_mask, grad, gamma, xc, xn, std, dgamma, dbeta, dvar,
+                                    dmu, dx):
+    """The backward of :func:`batchnorm_relu_dropout_forward`: Dropout's, then Relu's, then BatchNormalization's.
 
-    x, out : (M,) raveled; mask : (M,) bool output; dropout_ratio : float64.
+    dout : (N, D) upstream gradient; dropout_mask : (N, D) bool, or (0, 0) for no
+    dropout; relu_mask : (N, D) bool; grad : (N, D) output, the gradient reaching
+    batch norm (dout * dropout_mask, zero where relu_mask). The rest are
+    :func:`batchnorm_backward`'s arguments.
+    """
+    n, d = dout.shape
+    dropout = dropout_mask.size != 0
+    zero = dout.dtype.type(0)
+    for i in range(n):
+        for j in range(d):
+            value = dout[i, j] * dropout_mask[i, j] if dropout else dout[i, j]
+            grad[i, j] = zero if relu_mask[i, j] else value
+    batchnorm_backward(grad, gamma, xc, xn, std, dgamma, dbeta, dvar, dmu, dx)
+
+
+@kernel()
+def dropout_in_place(values, rng_state, words, uniforms, dropout_ratio, mask):
+    """The book's Dropout in training mode, in place: mask = np.random.rand(M) > dropout_ratio, values *= mask.
+
+    values : (M,) raveled; mask : (M,) bool output; dropout_ratio : float64.
     rng_state, words : NumPy's global MT19937 and scratch (see
     :func:`fastdl.kernels.mt19937.random_sample`); uniforms : float64 scratch.
     The uniforms are drawn a scratch-full at a time and used at once, so no
-    (M,) array of them is ever written. Not inverted: nothing is rescaled.
-    Serial: the generator is a sequence.
+    (M,) array of them is ever written. In place because a loop over two
+    arrays that might alias runs unvectorised when they do. Not inverted:
+    nothing is rescaled. Serial: the generator is a sequence.
     """
-    n = x.size
+    n = values.size
     for start in range(0, n, uniforms.size):
         drawn = uniforms[:min(uniforms.size, n - start)]
         random_sample(rng_state, words, drawn)
-        xs, outs, masks = x[start:], out[start:], mask[start:]
+        chunk, masks = values[start:start + drawn.size], mask[start:start + drawn.size]
         for i in range(drawn.size):
             keep = drawn[i] > dropout_ratio
             masks[i] = keep
-            outs[i] = xs[i] * keep
+            chunk[i] = chunk[i] * keep
 
 
 @kernel(parallel=True)
