@@ -352,9 +352,10 @@ class BatchNormalization:
         if self.running_mean is None:
             self.running_mean = np.zeros(gamma.shape, gamma.dtype)
             self.running_var = np.zeros(gamma.shape, gamma.dtype)
-        arrays = (gamma, beta, self.running_mean, self.running_var)
+        running_mean, running_var = self.running_mean, self.running_var
         checked = self._checked
-        if checked is None or any(a is not b for a, b in zip(arrays, checked)) or checked[4] != gamma.shape:
+        if checked is None or checked[0] is not gamma or checked[1] is not beta or checked[2] is not running_mean \
+                or checked[3] is not running_var or checked[4] != gamma.shape:
             check_scale_and_shift(gamma, beta)
             for name in ("running_mean", "running_var"):
                 setattr(self, name, self._running_buffer(name, getattr(self, name)))

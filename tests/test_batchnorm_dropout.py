@@ -317,3 +317,17 @@ def test_another_global_generator_still_gives_the_books_masks():
     np.testing.assert_array_equal(net.layers["Dropout1"].mask, ref.layers["Dropout1"].mask)
     for key in ref_grads:
         np.testing.assert_allclose(grads[key], ref_grads[key], rtol=1e-10, atol=1e-13, err_msg=key)
+
+
+@pytest.mark.parametrize("attr, value, error, fragment", [
+    ("running_mean", np.zeros(2), ValueError, "running_mean has shape"),
+    ("running_var", np.zeros(4), ValueError, "running_var has shape"),
+    ("beta", np.zeros(2), TypeError, "beta must be"),
+    ("gamma", np.ones(3, np.int64), TypeError, "gamma must be"),
+])
+def test_arrays_replaced_after_a_forward_are_checked_again(attr, value, error, fragment):
+    layer = fresh_batch_norm()
+    layer.forward(np.ones((2, 3)))
+    setattr(layer, attr, value)
+    with pytest.raises(error, match=fragment):
+        layer.forward(np.ones((2, 3)))
