@@ -59,24 +59,16 @@ def test_dropout_after_set_state_and_reseed_keeps_the_books_masks(rng, restore_g
         np.testing.assert_array_equal(np.random.rand(5), after)
 
 
-def test_another_global_generator_falls_back_to_numpy(rng, restore_global_rng):
-    np.random.set_bit_generator(np.random.PCG64(5))
-    assert global_mt19937() is None
-    x = rng.standard_normal((30, 11))
-    layer, ref = Dropout(0.5), BookDropout(0.5)
-    np.random.set_bit_generator(np.random.PCG64(9))
+@pytest.mark.parametrize("generator, kernel_draws", [(np.random.PCG64, False), (np.random.MT19937, True)],
+                         ids=["PCG64: np.random.rand", "new MT19937: kernel"])
+def test_a_newly_installed_global_generator_gives_the_books_masks(generator, kernel_draws, rng,
+                                                                  restore_global_rng):
+    np.random.set_bit_generator(generator(5))
+    assert (global_mt19937() is not None) == kernel_draws
+    x = rng.standard_normal((30, 41))
+    layer, ref = Dropout(0.3), BookDropout(0.3)
+    np.random.set_bit_generator(generator(9))
     out = layer.forward(x).copy()
-    np.random.set_bit_generator(np.random.PCG64(9))
+    np.random.set_bit_generator(generator(9))
     np.testing.assert_array_equal(out, ref.forward(x))
     np.testing.assert_array_equal(layer.mask, ref.mask)
-
-
-def test_a_new_mt19937_is_used_and_checked(rng, restore_global_rng):
-    np.random.set_bit_generator(np.random.MT19937(21))
-    assert global_mt19937() is not None
-    x = rng.standard_normal((3, 400))
-    layer, ref = Dropout(0.3), BookDropout(0.3)
-    np.random.set_bit_generator(np.random.MT19937(21))
-    out = layer.forward(x).copy()
-    np.random.set_bit_generator(np.random.MT19937(21))
-    np.testing.assert_array_equal(out, ref.forward(x))

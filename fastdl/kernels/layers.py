@@ -235,15 +235,16 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, mu, x
 @kernel()
 def batchnorm_relu_dropout_forward(x, gamma, beta, running_mean, running_var, momentum, mu, xc, xn, std,
                                    relu_mask, rng_state, words, uniforms, dropout_ratio, dropout_mask, out):
-    """A hidden layer's BatchNormalization, Relu and Dropout in training mode, in one pass over the batch.
+    """A hidden layer's BatchNormalization, Relu and Dropout in training mode, in one kernel.
 
     The arguments up to ``std`` are :func:`batchnorm_forward`'s; then
     relu_mask : (N, D) bool output, Relu's ``mask`` (normalised value <= 0);
     rng_state, words, uniforms, dropout_ratio : as :func:`dropout_in_place`;
     dropout_mask : (N, D) bool output, Dropout's ``mask``, or (0, 0) for no dropout;
     out : (N, D) output, what the three layers return one after another.
-    Every number is the one the three layers give (float64: bit for bit); only
-    the two intermediate (N, D) outputs are never written.
+    Every number is the one the three layers give (float64: bit for bit), but
+    normalisation and ReLU share one pass and the two intermediate (N, D)
+    outputs are never written; dropout then works on ``out`` in place.
     """
     _batchnorm_statistics(x, running_mean, running_var, momentum, mu, xc, std)
     n, d = x.shape
