@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .npz import BoundedNpz
+
 FILES = {
     "train_img": "train-images-idx3-ubyte.gz",
     "train_label": "train-labels-idx1-ubyte.gz",
@@ -250,12 +252,15 @@ def _read_idx(path, key, dataset, shown_as=None):
     Checks the gzip stream, the header (magic, count, 28x28), the length and the content md5.
     """
     shown_as = shown_as or str(path)
+    header = _idx_header(key)
+    # Never inflate more than the file can hold: the header, the items it must declare, and one byte
+    # more to tell "has extra bytes" apart. A small gzip can inflate to gigabytes (a "zip bomb").
+    limit = len(header) + int(np.prod(_shape(key))) + 1
     try:
         with gzip.open(path) as stream:
-            raw = stream.read()
+            raw = stream.read(limit)
     except (OSError, EOFError, zlib.error) as exc:
         raise DatasetError(f"{shown_as}: not a readable gzip file, corrupt or truncated ({exc})") from exc
-    header = _idx_header(key)
     if len(raw) < len(header):
         raise DatasetError(f"{shown_as}: {len(raw)} bytes, too short for an IDX header")
     layout = f">{len(header) // 4}I"
@@ -271,10 +276,9 @@ def _read_idx(path, key, dataset, shown_as=None):
         raise DatasetError(f"{shown_as}: header says {found[2]}x{found[3]} images, expected 28x28")
     expected_size = len(header) + int(np.prod(_shape(key)))
     if len(raw) != expected_size:
-        problem = "truncated" if len(raw) < expected_size else "has extra bytes"
-        raise DatasetError(
-            f"{shown_as}: {problem}: {len(raw)} bytes decompressed, the header implies {expected_size}"
-        )
+        problem = (f"truncated: {len(raw)} bytes decompressed" if len(raw) < expected_size
+                   else "has extra bytes (or is corrupt): it inflates past the items the header declares")
+        raise DatasetError(f"{shown_as}: {problem}, the header implies {expected_size}")
     digest = hashlib.md5(raw).hexdigest()
     if digest != CONTENT_MD5[dataset][key]:
         raise DatasetError(f"{shown_as}: {_checksum_problem(digest, key, dataset)}")
@@ -298,15 +302,19 @@ def _file_stamp(path):
 def _read_cache(cache, stamp, dataset):
     """The cached arrays if they come from these source files and match the content md5s, else None."""
     try:
-        with np.load(cache, allow_pickle=False) as archive:
-            if str(archive["source"]) != stamp:
+        with BoundedNpz(cache) as archive:
+            # Every shape is checked before anything is read, so a tampered cache cannot make us allocate.
+            if any(archive.headers.get(key) != (_shape(key), np.dtype(np.uint8)) for key in FILES):
                 return None
-            data = {key: archive[key] for key in FILES}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            source_shape, source_dtype = archive.headers.get("source", (None, None))
+            if source_shape != () or source_dtype.kind != "U" or source_dtype.itemsize > len(stamp) * 4:
+                return None
+            if str(archive.read("source")) != stamp:
+                return None
+            data = {key: archive.read(key) for key in FILES}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
         return None
     for key, values in data.items():
-        if values.dtype != np.uint8 or values.shape != _shape(key):
-            return None
         digest = hashlib.md5(_idx_header(key))
         digest.update(np.ascontiguousarray(values))
         if digest.hexdigest() != CONTENT_MD5[dataset][key]:

@@ -60,7 +60,8 @@ class FlatParams(dict):
         """A new :class:`FlatParams` of the same layout and dtype, filled with zeros."""
         return FlatParams(self.layout, self.flat.dtype, order=list(self))
 
-    def __setitem__(self, key, value):
+    def _checked(self, key, value):
+        """``(view, value as a plain array)`` for ``self[key] = value``, else the error, before any copy."""
         if key not in self:
             raise KeyError(f"{key!r} is not a parameter of this buffer; keys are {list(self)}")
         view = dict.__getitem__(self, key)
@@ -69,11 +70,17 @@ class FlatParams(dict):
             raise TypeError(f"params[{key!r}] holds real numbers, cannot assign an array of dtype {value.dtype}")
         if value.shape != view.shape:
             raise ValueError(f"params[{key!r}] has shape {view.shape}, cannot assign shape {value.shape}")
+        return view, value
+
+    def __setitem__(self, key, value):
+        view, value = self._checked(key, value)
         view[...] = value
 
     def update(self, *args, **kwargs):
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value
+        """``dict.update`` that checks every value first, so a bad one leaves all parameters as they were."""
+        checked = [self._checked(key, value) for key, value in dict(*args, **kwargs).items()]
+        for view, value in checked:
+            view[...] = value
 
     def _fixed_layout(self, *args, **kwargs):
         raise TypeError("FlatParams has a fixed set of keys: copy it with dict(params) to edit keys")

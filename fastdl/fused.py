@@ -67,6 +67,10 @@ class BatchNormReluDropout:
         else:
             dropout._dx = grad = reuse(dropout._dx, dout.shape, dout.dtype)
             dropout_mask = dropout.mask
+            if type(dropout_mask) is not np.ndarray or dropout_mask.shape != dout.shape \
+                    or dropout_mask.dtype != np.bool_:
+                raise ValueError(f"Dropout mask was changed since the forward: expected bool {dout.shape}, got "
+                                 f"{type(dropout_mask).__name__} {getattr(dropout_mask, 'shape', '')}")
         arguments = self.batchnorm.backward_arguments(grad)
         K.dropout_relu_batchnorm_backward(dout, dropout_mask, relu.mask, *arguments)
         return arguments[-1]

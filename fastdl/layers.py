@@ -6,6 +6,7 @@ buffers each layer reuses while the shapes stay the same, so they are valid
 until the layer's next ``forward``/``backward``; and ``Affine.x`` is a
 float copy of the input when the input's dtype differs from ``W``'s.
 """
+import math
 import numbers
 
 import numpy as np
@@ -101,8 +102,13 @@ class Affine:
         """
         W, b = self.W, self.b
         checked = self._checked
-        if checked is not None and checked[0] is W and checked[1] is b and checked[2] == W.shape:
+        # Identity alone is not enough: W.resize(..., refcheck=False) or an in-place dtype change
+        # keeps the object but not its extent, and the kernels index b by W's width.
+        if checked is not None and checked[0] is W and checked[1] is b and checked[2] == W.shape \
+                and checked[3] == b.shape and checked[4] is W.dtype and checked[5] is b.dtype:
             return W, b
+        if isinstance(W, np.ndarray) and type(W) is not np.ndarray:
+            W = W.view(np.ndarray)  # np.matrix and other subclasses: a plain view of the same memory
         if not isinstance(W, np.ndarray) or W.ndim != 2:
             raise TypeError(f"Affine W must be a 2-D array, got {type(W).__name__} of shape {np.shape(W)}")
         if W.dtype not in FLOAT_DTYPES:
@@ -114,7 +120,7 @@ class Affine:
         if b.shape != (W.shape[1],):
             raise ValueError(f"Affine b has shape {b.shape}, but W has shape {W.shape}: expected ({W.shape[1]},)")
         if W is self.W and b is self.b:
-            self._checked = (W, b, W.shape)
+            self._checked = (W, b, W.shape, b.shape, W.dtype, b.dtype)
         return W, b
 
     def _rows(self, x, W):
@@ -127,7 +133,7 @@ class Affine:
         if x.ndim == 0:
             raise ValueError("Affine.forward needs an (N, D) batch, got a scalar")
         self.original_x_shape = x.shape
-        x2d = x.reshape(x.shape[0], -1) if x.ndim != 2 else x
+        x2d = x.reshape(x.shape[0], math.prod(x.shape[1:])) if x.ndim != 2 else x  # -1 fails for 0 rows
         if x2d.shape[1] != W.shape[0]:
             raise ValueError(f"Affine input has width {x2d.shape[1]} (shape {x.shape}), "
                              f"but W has shape {W.shape}: expected width {W.shape[0]}")
@@ -188,6 +194,9 @@ class Relu:
                              "pass dout.copy()")
         if dout.shape != self.mask.shape:
             raise ValueError(f"Relu.backward got dout of shape {dout.shape}, the forward input was {self.mask.shape}")
+        if type(dout) is not np.ndarray:
+            # np.matrix stays 2-D under ravel(): the kernel must get a plain view of the same memory
+            dout = dout.view(np.ndarray)
         if dout.dtype in FLOAT_DTYPES and dout.flags.c_contiguous:
             K.relu_backward(dout.ravel(), self.mask.ravel())
         else:
@@ -354,13 +363,18 @@ class BatchNormalization:
             self.running_var = np.zeros(gamma.shape, gamma.dtype)
         running_mean, running_var = self.running_mean, self.running_var
         checked = self._checked
+        # Shapes and dtypes as well as identities: an array resized in place (refcheck=False) is the
+        # same object, and the kernels index all four by gamma's length.
         if checked is None or checked[0] is not gamma or checked[1] is not beta or checked[2] is not running_mean \
-                or checked[3] is not running_var or checked[4] != gamma.shape:
+                or checked[3] is not running_var or checked[4] != (gamma.shape, beta.shape, running_mean.shape,
+                                                                  running_var.shape) \
+                or checked[5] != (gamma.dtype, beta.dtype, running_mean.dtype, running_var.dtype):
             check_scale_and_shift(gamma, beta)
             for name in ("running_mean", "running_var"):
                 setattr(self, name, self._running_buffer(name, getattr(self, name)))
             self._mu, self._std, self._dvar, self._dmu = np.empty((4, *gamma.shape), gamma.dtype)
-            self._checked = (gamma, beta, self.running_mean, self.running_var, gamma.shape)
+            self._checked = (gamma, beta, self.running_mean, self.running_var,
+                             (gamma.shape, beta.shape, gamma.shape, gamma.shape), (gamma.dtype,) * 4)
         return gamma, beta
 
     def _running_buffer(self, name, value):
@@ -372,16 +386,20 @@ class BatchNormalization:
             raise ValueError(f"{name} has shape {value.shape}, expected gamma's shape {self.gamma.shape}")
         return value
 
-    def _as_rows(self, x, name, gamma):
-        """x as (N, D) rows of gamma's dtype; (N, C, H, W) is flattened as the book does."""
+    def _as_rows(self, x, name, gamma, training=True):
+        """x as (N, D) rows of gamma's dtype; (N, C, H, W) is flattened as the book does.
+
+        Training needs N >= 1 (batch statistics); inference maps 0 rows to 0 rows.
+        """
         if type(x) is np.ndarray and x.ndim == 2 and x.dtype is gamma.dtype and x.flags.c_contiguous \
                 and x.shape[0] and x.shape[1] == gamma.shape[0]:
             return x
         x = np.asarray(x)
         if x.ndim not in (2, 4):
             raise ValueError(f"BatchNormalization takes (N, D) or (N, C, H, W) {name}, got shape {x.shape}")
-        check_batch(f"BatchNormalization {name}", x.shape[0])
-        rows = as_float_array(x.reshape(x.shape[0], -1), gamma.dtype, name)
+        if training:
+            check_batch(f"BatchNormalization {name}", x.shape[0])
+        rows = as_float_array(x.reshape(x.shape[0], math.prod(x.shape[1:])), gamma.dtype, name)
         if rows.shape[1] != gamma.shape[0]:
             raise ValueError(f"BatchNormalization {name} of shape {x.shape} has {rows.shape[1]} features, "
                              f"gamma has {gamma.shape[0]}")
@@ -394,7 +412,7 @@ class BatchNormalization:
         else:
             self.input_shape = np.shape(x)
             gamma, beta = self._params()
-            x = self._as_rows(x, "x", gamma)
+            x = self._as_rows(x, "x", gamma, training=False)
             self._out = out = reuse(self._out, x.shape, gamma.dtype)
             K.batchnorm_inference_forward(x, gamma, beta, self.running_mean, self.running_var, out)
         return out if len(self.input_shape) == 2 else out.reshape(self.input_shape)
@@ -411,7 +429,8 @@ class BatchNormalization:
         self._out = out = reuse(self._out, x.shape, gamma.dtype)
         self.batch_size = x.shape[0]
         xc, xn = self.xc, self.xn
-        if xc is None or xc.shape != x.shape or xc.dtype is not gamma.dtype:
+        if xc is None or xc.shape != x.shape or xc.dtype is not gamma.dtype \
+                or type(xn) is not np.ndarray or xn.shape != x.shape or xn.dtype is not gamma.dtype:
             self.xc, self.xn = xc, xn = np.empty((2, *x.shape), gamma.dtype)
         self.std = self._std
         return (x, gamma, beta, self.running_mean, self.running_var, gamma.dtype.type(self.momentum), self._mu,
@@ -432,6 +451,15 @@ class BatchNormalization:
         if dout.shape != self.xc.shape:
             raise ValueError(f"BatchNormalization.backward got dout of shape {dout.shape}, "
                              f"the training forward had {self.xc.shape}")
+        # xc, xn and std are public attributes: the kernel indexes them by dout's shape, so a
+        # replaced or resized one must be refused here rather than read out of bounds.
+        for attr, expected in (("xc", dout.shape), ("xn", dout.shape), ("std", gamma.shape)):
+            value = getattr(self, attr)
+            if type(value) is not np.ndarray or value.shape != expected or value.dtype is not gamma.dtype \
+                    or not value.flags.c_contiguous:
+                raise ValueError(f"BatchNormalization.{attr} was changed since the training forward: expected a "
+                                 f"{gamma.dtype} array of shape {expected}, got {type(value).__name__} "
+                                 f"{getattr(value, 'dtype', '')} {getattr(value, 'shape', '')}")
         self.dgamma = dgamma = reuse(self.dgamma, gamma.shape, gamma.dtype)
         self.dbeta = dbeta = reuse(self.dbeta, gamma.shape, gamma.dtype)
         self._dx = dx = reuse(self._dx, dout.shape, gamma.dtype)

@@ -56,6 +56,36 @@ def _fraction(name, value):
     return float(value)
 
 
+class Hyperparameter:
+    """A checked attribute: ``opt.lr = None`` raises at once, as the constructor would.
+
+    ``check(name, value)`` returns the value to store (a float) or raises a
+    TypeError/ValueError naming the attribute; the book's code reads and
+    assigns ``opt.lr`` as a plain attribute, which keeps working.
+    """
+
+    def __init__(self, check):
+        self.check = check
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else obj.__dict__[self.name]
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.name] = self.check(self.name, value)
+
+
+def _count(name, value):
+    """A step counter (Adam's ``iter``): an integer >= 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return int(value)
+
+
 def _check_param_array(name, value):
     if value.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{name} has dtype {value.dtype}; optimizers update float32 or "
@@ -202,6 +232,9 @@ class Optimizer:
         states = self._states(params, spec)
         for key, (shape, dtype) in spec.items():
             value = params[key]
+            if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
+                # np.matrix stays 2-D under reshape(-1); the kernel updates a plain view of its memory
+                value = value.view(np.ndarray)
             in_place = isinstance(value, np.ndarray) and value.flags.c_contiguous
             p = value.reshape(-1) if in_place else np.array(value, dtype=dtype).reshape(-1)
             g = np.ascontiguousarray(grad_arrays[key], dtype=dtype).reshape(-1)
@@ -271,9 +304,11 @@ class SGD(Optimizer):
     scripts do). Same as ``torch.optim.SGD(lr=lr)``.
     """
 
+    lr = Hyperparameter(_positive)
+
     def __init__(self, lr=0.01):
         super().__init__()
-        self.lr = _positive("lr", lr)
+        self.lr = lr
 
     def update(self, params, grads):
         self._run(optim.sgd_update, params, grads, self.lr)
@@ -287,12 +322,15 @@ class Momentum(Optimizer):
     constant, different ones after ``lr`` changes.
     """
 
+    lr = Hyperparameter(_positive)
+    momentum = Hyperparameter(_fraction)
+
     state_names = ("v",)
 
     def __init__(self, lr=0.01, momentum=0.9):
         super().__init__()
-        self.lr = _positive("lr", lr)
-        self.momentum = _fraction("momentum", momentum)
+        self.lr = lr
+        self.momentum = momentum
 
     def update(self, params, grads):
         self._run(optim.momentum_update, params, grads, self.lr, self.momentum)
@@ -318,11 +356,13 @@ class AdaGrad(Optimizer):
     PyTorch's ``Adagrad`` adds ``eps=1e-10`` instead of the book's ``1e-7``.
     """
 
+    lr = Hyperparameter(_positive)
+
     state_names = ("h",)
 
     def __init__(self, lr=0.01):
         super().__init__()
-        self.lr = _positive("lr", lr)
+        self.lr = lr
 
     def update(self, params, grads):
         self._run(optim.adagrad_update, params, grads, self.lr)
@@ -335,12 +375,15 @@ class RMSprop(Optimizer):
     instead of the book's ``1e-7``.
     """
 
+    lr = Hyperparameter(_positive)
+    decay_rate = Hyperparameter(_fraction)
+
     state_names = ("h",)
 
     def __init__(self, lr=0.01, decay_rate=0.99):
         super().__init__()
-        self.lr = _positive("lr", lr)
-        self.decay_rate = _fraction("decay_rate", decay_rate)
+        self.lr = lr
+        self.decay_rate = decay_rate
 
     def update(self, params, grads):
         self._run(optim.rmsprop_update, params, grads, self.lr, self.decay_rate, 1 - self.decay_rate)
@@ -358,14 +401,19 @@ class Adam(Optimizer):
     effective eps of ``1e-7/sqrt(1-beta2**iter)``, larger early in training.
     """
 
+    lr = Hyperparameter(_positive)
+    beta1 = Hyperparameter(_fraction)
+    beta2 = Hyperparameter(_fraction)
+    iter = Hyperparameter(_count)
+
     state_names = ("m", "v")
     counter_names = ("iter",)
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
         super().__init__()
-        self.lr = _positive("lr", lr)
-        self.beta1 = _fraction("beta1", beta1)
-        self.beta2 = _fraction("beta2", beta2)
+        self.lr = lr
+        self.beta1 = beta1
+        self.beta2 = beta2
         self.iter = 0
 
     def _lr_t(self, t):
@@ -388,13 +436,17 @@ class AdaDelta(Optimizer):
     E[dx^2]. The book has no AdaDelta.
     """
 
+    rho = Hyperparameter(_fraction)
+    eps = Hyperparameter(_positive)
+    lr = Hyperparameter(_positive)
+
     state_names = ("h", "acc_delta")
 
     def __init__(self, rho=0.95, eps=1e-6, lr=1.0):
         super().__init__()
-        self.rho = _fraction("rho", rho)
-        self.eps = _positive("eps", eps)
-        self.lr = _positive("lr", lr)
+        self.rho = rho
+        self.eps = eps
+        self.lr = lr
 
     def update(self, params, grads):
         self._run(optim.adadelta_update, params, grads, self.lr, self.rho, 1 - self.rho, self.eps)
@@ -410,9 +462,11 @@ class AdamW(Adam):
     the adaptive denominator. The book has no AdamW.
     """
 
+    weight_decay = Hyperparameter(_non_negative)
+
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, weight_decay=0.01):
         super().__init__(lr, beta1, beta2)
-        self.weight_decay = _non_negative("weight_decay", weight_decay)
+        self.weight_decay = weight_decay
 
     def update(self, params, grads):
         t = self.iter + 1

@@ -10,6 +10,7 @@ import re
 import shutil
 import struct
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -187,7 +188,8 @@ def set_header_field(index, value):
 
 CORRUPTIONS = {
     "truncated_gzip": (TRAIN_LABELS, lambda data: data[: len(data) // 2], "not a readable gzip file"),
-    "corrupt_gzip": (TRAIN_LABELS, flip_middle_bytes, "not a readable gzip file"),
+    # inflation stops one byte past what the header declares, so this flip may show as extra bytes
+    "corrupt_gzip": (TRAIN_LABELS, flip_middle_bytes, "not a readable gzip file|has extra bytes"),
     "empty": (TEST_LABELS, rewrite_content(lambda raw: b""), "too short for an IDX header"),
     "truncated_content": (TRAIN_LABELS, rewrite_content(lambda raw: raw[:-100]), "truncated: 59908 bytes"),
     "extra_content": (TEST_LABELS, rewrite_content(lambda raw: raw + b"\0"), "has extra bytes"),
@@ -333,3 +335,52 @@ def test_corrupt_download_is_rejected_and_not_left_behind(mnist_copy, bad_mirror
         load_mnist(data_dir=mnist_copy)
     assert sorted(p.name for p in mnist_copy.iterdir()) == sorted(set(FILE_NAMES) - {TRAIN_LABELS})
     assert files_under(fresh_cache) == []
+
+
+def test_gzip_is_inflated_no_further_than_the_header_declares(mnist_copy, fresh_cache, monkeypatch):
+    # A label file whose stream goes on for 64 MiB of zeros after the 10000 labels its header declares
+    # (a "zip bomb" in small): refused, having inflated at most one byte more than the declared items.
+    path = mnist_copy / TEST_LABELS
+    path.write_bytes(path.read_bytes() + gzip.compress(bytes(64 << 20), compresslevel=1))
+    inflated = []
+    real_open = gzip.open
+
+    class Counting:
+        def __init__(self, stream):
+            self.stream = stream
+
+        def read(self, size=-1):
+            data = self.stream.read(size)
+            inflated.append(len(data))
+            return data
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            self.stream.close()
+
+    monkeypatch.setattr(datasets.gzip, "open",
+                        lambda name: Counting(real_open(name)) if Path(name) == path else real_open(name))
+    with pytest.raises(DatasetError, match=re.escape(f"{path}: has extra bytes (or is corrupt)")):
+        load_mnist(data_dir=mnist_copy)
+    assert max(inflated) <= 8 + 10000 + 1
+
+
+def test_cache_declaring_a_huge_array_is_ignored_unread(mnist_copy, fresh_cache, reference):
+    # The cache's train_img.npy header claims 10**12 images: nothing is allocated, the cache is rebuilt.
+    load_mnist(data_dir=mnist_copy)
+    cache = fresh_cache / "fastdl" / "mnist" / "mnist.npz"
+    with np.load(cache) as archive:
+        arrays = dict(archive)
+    with zipfile.ZipFile(cache, "w") as out:
+        for key, value in arrays.items():
+            with out.open(f"{key}.npy", "w") as member:
+                if key == "train_img":
+                    header = {"descr": "|u1", "fortran_order": False, "shape": (10**12, 784)}
+                    np.lib.format.write_array_header_1_0(member, header)
+                    member.write(bytes(1000))
+                else:
+                    np.lib.format.write_array(member, value)
+    (x_train, _), _ = load_mnist(normalize=False, data_dir=mnist_copy)
+    np.testing.assert_array_equal(x_train, reference[0][0])
