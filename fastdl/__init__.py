@@ -1,5 +1,6 @@
 """fastdl: the layers, networks and optimizers of "Deep Learning from Scratch",
 as fused Numba kernels over flat parameter buffers."""
+from . import runtime  # noqa: F401  (first: the thread and cache policy applies before Numba loads)
 from .datasets import DatasetError, load_mnist
 from .diagnostics import NonFiniteLossError, check_finite_loss, gradient_norm
 from .flat import FlatParams

@@ -7,15 +7,15 @@ until the layer's next ``forward``/``backward``; and ``Affine.x`` is a
 float copy of the input when the input's dtype differs from ``W``'s.
 """
 import math
-import numbers
+import threading
 
 import numpy as np
 
 from .functions import *  # noqa: F401,F403  (the book's star import exposes them too)
+from .kernels import batchnorm_dropout as BD
 from .kernels import layers as K
-from .numpy_rng import global_mt19937
-
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+from .numpy_rng import UNIFORMS_SCRATCH, KernelRNG, global_mt19937
+from .validation import FLOAT_DTYPES, as_float_array, check_fraction
 
 
 def reuse(buffer, shape, dtype):
@@ -23,25 +23,6 @@ def reuse(buffer, shape, dtype):
     if buffer is not None and buffer.shape == shape and buffer.dtype == dtype:
         return buffer
     return np.empty(shape, dtype)
-
-
-def as_float_array(x, dtype=None, name="x"):
-    """``x`` as a C-contiguous float32/float64 array, copying only when needed.
-
-    ``dtype`` forces the dtype (a layer's parameter dtype); otherwise float32
-    and float64 stay as they are and anything else that is real becomes float64.
-    The first test returns the common case (an array that already fits) at
-    once: a training step makes dozens of these calls.
-    """
-    if type(x) is np.ndarray and (x.dtype is dtype or dtype is None and x.dtype in FLOAT_DTYPES) \
-            and x.flags.c_contiguous:
-        return x
-    x = np.asarray(x)
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {x.dtype}")
-    if dtype is None:
-        dtype = x.dtype if x.dtype in FLOAT_DTYPES else np.float64
-    return np.asarray(x, dtype=dtype, order="C")
 
 
 def require_forward(layer, state):
@@ -56,19 +37,6 @@ def check_batch(name, rows):
         raise ValueError(f"{name} got an empty batch (0 rows): its mean is undefined")
 
 
-def is_real_number(value):
-    """True for a Python or NumPy real number other than a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
-def check_fraction(name, value):
-    """A real number in [0, 1] (the book's momentum and dropout_ratio), else a TypeError/ValueError."""
-    if not is_real_number(value):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    if not 0 <= value <= 1:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-
-
 class Affine:
     """Fully connected layer: ``out = x @ W + b``.
 
@@ -76,18 +44,22 @@ class Affine:
     ----------
     W : (D, M) float32 or float64 array, kept by reference (the very array passed in).
     b : (M,) array of W's dtype, kept by reference.
+    dW, db : (D, M) and (M,) arrays of W's dtype, optional
+        Where ``backward`` writes the gradients (a network passes views of its
+        gradient buffer); new arrays on the first ``backward`` when omitted or
+        when they do not fit W.
 
     ``forward`` accepts any (N, ...) input, flattened to (N, D); ``backward``
     returns dx in the input's shape and leaves ``dW`` (D, M) and ``db`` (M,).
     """
 
-    def __init__(self, W, b):
+    def __init__(self, W, b, dW=None, db=None):
         self.W = W
         self.b = b
         self.x = None
         self.original_x_shape = None
-        self.dW = None
-        self.db = None
+        self.dW = dW
+        self.db = db
         self._out = None
         self._dx = None
         self._checked = None
@@ -179,10 +151,15 @@ class Relu:
 
     def forward(self, x):
         x = as_float_array(x)
-        self.mask = mask = reuse(self.mask, x.shape, np.bool_)
-        self._out = out = reuse(self._out, x.shape, x.dtype)
+        mask, out = self.forward_buffers(x.shape, x.dtype)
         K.relu_forward(x.ravel(), out.ravel(), mask.ravel())
         return out
+
+    def forward_buffers(self, shape, dtype):
+        """``(mask, out)``: this layer's buffers for a forward of ``shape``, kept as its ``mask`` and output."""
+        self.mask = reuse(self.mask, shape, np.bool_)
+        self._out = reuse(self._out, shape, dtype)
+        return self.mask, self._out
 
     def backward(self, dout):
         require_forward(self, self.mask)
@@ -323,6 +300,9 @@ class BatchNormalization:
     running_mean, running_var : (D,) arrays, optional
         Copied into the layer's own buffers of gamma's dtype; zeros (variance too, as the
         book) on the first ``forward`` when omitted.
+    dgamma, dbeta : (D,) arrays of gamma's dtype, optional
+        Where ``backward`` writes the gradients (a network passes views of its
+        gradient buffer); new arrays on the first ``backward`` when omitted.
 
     Training mode normalises with the batch mean and biased variance, ``std =
     sqrt(var + 1e-6)``, and updates the running statistics in place; inference
@@ -331,7 +311,7 @@ class BatchNormalization:
     ``dgamma`` and ``dbeta``.
     """
 
-    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None, dgamma=None, dbeta=None):
         check_scale_and_shift(gamma, beta)
         check_fraction("momentum", momentum)
         self.gamma = gamma
@@ -344,8 +324,8 @@ class BatchNormalization:
         self.xc = None
         self.xn = None
         self.std = None
-        self.dgamma = None
-        self.dbeta = None
+        self.dgamma = dgamma
+        self.dbeta = dbeta
         self._checked = None
         self._out = None
         self._dx = None
@@ -408,19 +388,19 @@ class BatchNormalization:
     def forward(self, x, train_flg=True):
         if train_flg:
             x, out = self.training_arguments(x)
-            K.batchnorm_forward(*x, out)
+            BD.batchnorm_forward(*x, out)
         else:
             self.input_shape = np.shape(x)
             gamma, beta = self._params()
             x = self._as_rows(x, "x", gamma, training=False)
             self._out = out = reuse(self._out, x.shape, gamma.dtype)
-            K.batchnorm_inference_forward(x, gamma, beta, self.running_mean, self.running_var, out)
+            BD.batchnorm_inference_forward(x, gamma, beta, self.running_mean, self.running_var, out)
         return out if len(self.input_shape) == 2 else out.reshape(self.input_shape)
 
     def training_arguments(self, x):
         """Check ``x`` and set up a training forward: ``(kernel arguments up to std, out)``.
 
-        The arguments are those of :func:`fastdl.kernels.layers.batchnorm_forward`
+        The arguments are those of :func:`fastdl.kernels.batchnorm_dropout.batchnorm_forward`
         from ``x`` (as (N, D) rows) to ``std``; ``out`` is this layer's output buffer.
         """
         self.input_shape = np.shape(x)
@@ -438,12 +418,13 @@ class BatchNormalization:
 
     def backward(self, dout):
         arguments = self.backward_arguments(dout)
-        K.batchnorm_backward(*arguments)
+        BD.batchnorm_backward(*arguments)
         dx = arguments[-1]
         return dx if len(self.input_shape) == 2 else dx.reshape(self.input_shape)
 
     def backward_arguments(self, dout):
-        """Check ``dout`` and set up the backward: the arguments of :func:`fastdl.kernels.layers.batchnorm_backward`."""
+        """Check ``dout`` and set up the backward: the arguments of
+        :func:`fastdl.kernels.batchnorm_dropout.batchnorm_backward`."""
         if self.xc is None:
             raise RuntimeError("BatchNormalization.backward needs a forward(x, train_flg=True) first")
         gamma = self._params()[0]
@@ -486,21 +467,32 @@ class Dropout:
         x = as_float_array(x)
         if x.ndim == 0:
             raise ValueError("Dropout.forward needs an array, got a scalar")
-        self._out = out = reuse(self._out, x.shape, x.dtype)
         if train_flg:
-            self.mask = mask = reuse(self.mask, x.shape, np.bool_)
+            mask, out = self.forward_buffers(x.shape, x.dtype)
             rng = global_mt19937()
             if rng is None:
                 np.greater(np.random.rand(*x.shape), self.dropout_ratio, out=mask)
-                K.apply_mask(x.ravel(), mask.ravel(), out.ravel())
+                BD.apply_mask(x.ravel(), mask.ravel(), out.ravel())
             else:
                 np.copyto(out, x)
                 with rng.lock:
-                    K.dropout_in_place(out.ravel(), rng.state, rng.words, rng.uniforms, float(self.dropout_ratio),
+                    BD.dropout_in_place(out.ravel(), rng.state, rng.words, rng.uniforms, float(self.dropout_ratio),
                                        mask.ravel())
         else:
-            K.dropout_inference_forward(x.ravel(), x.dtype.type(1.0 - self.dropout_ratio), out.ravel())
+            self._out = out = reuse(self._out, x.shape, x.dtype)
+            BD.dropout_inference_forward(x.ravel(), x.dtype.type(1.0 - self.dropout_ratio), out.ravel())
         return out
+
+    def forward_buffers(self, shape, dtype):
+        """``(mask, out)``: this layer's buffers for a training forward of ``shape`` (its ``mask`` and output)."""
+        self.mask = reuse(self.mask, shape, np.bool_)
+        self._out = reuse(self._out, shape, dtype)
+        return self.mask, self._out
+
+    def backward_buffer(self, shape, dtype):
+        """The buffer this layer's ``dx`` of ``shape`` goes into, kept as its own."""
+        self._dx = reuse(self._dx, shape, dtype)
+        return self._dx
 
     def backward(self, dout):
         if self.mask is None:
@@ -508,6 +500,71 @@ class Dropout:
         dout = as_float_array(dout, name="dout")
         if dout.shape != self.mask.shape:
             raise ValueError(f"Dropout.backward got dout of shape {dout.shape}, the mask has {self.mask.shape}")
-        self._dx = dx = reuse(self._dx, dout.shape, dout.dtype)
-        K.apply_mask(dout.ravel(), self.mask.ravel(), dx.ravel())
+        dx = self.backward_buffer(dout.shape, dout.dtype)
+        BD.apply_mask(dout.ravel(), self.mask.ravel(), dx.ravel())
         return dx
+
+
+_NO_MASK = np.empty((0, 0), np.bool_)
+_NO_DRAWS = KernelRNG(np.empty(0, np.uint32), np.empty(0, np.uint32), np.empty(UNIFORMS_SCRATCH), threading.Lock())
+"""Stands in for the generator when there is no dropout: the kernel then never draws."""
+
+
+class BatchNormReluDropout:
+    """A hidden layer's ``BatchNorm{i}``, ``Relu{i}`` and, if given, ``Dropout{i}`` in training mode, fused.
+
+    The networks' training path: one kernel each way instead of three.
+    ``forward(x)`` takes the (N, D) output of ``Affine{i}`` and returns what
+    the layers would return one after another; ``backward(dout)`` returns
+    batch norm's dx. Each layer is left as its own ``forward``/``backward``
+    would leave it, with the same numbers (float64: bit for bit):
+    BatchNormalization's ``xc``, ``xn``, ``std``, running statistics,
+    ``dgamma`` and ``dbeta``; Relu's and Dropout's ``mask``. So each layer can
+    still be called on its own afterwards. What the fused pass skips is
+    writing and re-reading the two intermediate outputs no one reads, and two
+    of every three kernel launches. With dropout, the masks come from NumPy's
+    global generator through the kernel: use the block only while
+    :meth:`can_draw` is True.
+    """
+
+    def __init__(self, batchnorm, relu, dropout=None):
+        self.batchnorm = batchnorm
+        self.relu = relu
+        self.dropout = dropout
+
+    def can_draw(self):
+        """False when dropout masks must come from ``np.random.rand`` itself (see :mod:`fastdl.numpy_rng`)."""
+        return self.dropout is None or global_mt19937() is not None
+
+    def forward(self, x):
+        dropout = self.dropout
+        arguments, _ = self.batchnorm.training_arguments(x)
+        rows = arguments[0]
+        if dropout is None:
+            rng, ratio, dropout_mask = _NO_DRAWS, 0.0, _NO_MASK
+            relu_mask, out = self.relu.forward_buffers(rows.shape, rows.dtype)
+        else:
+            rng, ratio = global_mt19937(), float(dropout.dropout_ratio)
+            relu_mask = self.relu.forward_buffers(rows.shape, rows.dtype)[0]
+            dropout_mask, out = dropout.forward_buffers(rows.shape, rows.dtype)
+        with rng.lock:
+            BD.batchnorm_relu_dropout_forward(*arguments, relu_mask, rng.state, rng.words, rng.uniforms, ratio,
+                                              dropout_mask, out)
+        return out
+
+    def backward(self, dout):
+        relu, dropout = self.relu, self.dropout
+        dout = as_float_array(dout, self.batchnorm.gamma.dtype, "dout")
+        if dout.shape != relu.mask.shape:
+            raise ValueError(f"backward got dout of shape {dout.shape}, the forward output was {relu.mask.shape}")
+        if dropout is None:
+            grad, dropout_mask = dout, _NO_MASK  # Relu zeroes dout in place, as the book's
+        else:
+            grad, dropout_mask = dropout.backward_buffer(dout.shape, dout.dtype), dropout.mask
+            if type(dropout_mask) is not np.ndarray or dropout_mask.shape != dout.shape \
+                    or dropout_mask.dtype != np.bool_:
+                raise ValueError(f"Dropout mask was changed since the forward: expected bool {dout.shape}, got "
+                                 f"{type(dropout_mask).__name__} {getattr(dropout_mask, 'shape', '')}")
+        arguments = self.batchnorm.backward_arguments(grad)
+        BD.dropout_relu_batchnorm_backward(dout, dropout_mask, relu.mask, *arguments)
+        return arguments[-1]

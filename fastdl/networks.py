@@ -15,11 +15,11 @@ from collections import OrderedDict
 import numpy as np
 
 from .flat import FlatParams
-from .fused import BatchNormReluDropout
 from .gradient import numerical_gradient
 from .kernels.layers import scaled_add
-from .layers import (FLOAT_DTYPES, Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, check_batch,
-                     class_labels, is_real_number)
+from .layers import (Affine, BatchNormalization, BatchNormReluDropout, Dropout, Relu, Sigmoid, SoftmaxWithLoss,
+                     check_batch, class_labels)
+from .validation import compute_dtype, is_real_number
 
 ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid}
 
@@ -36,17 +36,6 @@ def weight_scale(weight_init_std, fan_in):
     if not np.isfinite(weight_init_std) or weight_init_std <= 0:
         raise ValueError(f"weight_init_std must be a positive number, got {weight_init_std}")
     return weight_init_std
-
-
-def compute_dtype(dtype):
-    """``dtype`` as a NumPy dtype, float32 or float64, else a TypeError naming it."""
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
-    if dtype not in FLOAT_DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-    return dtype
 
 
 def book_layouts(sizes, use_batchnorm):
@@ -115,16 +104,16 @@ class LayerNet:
         self.layers = OrderedDict()
         fused_steps = []
         for idx in range(1, depth + 1):
-            self.layers[f"Affine{idx}"] = layer = Affine(self.params[f"W{idx}"], self.params[f"b{idx}"])
-            layer.dW, layer.db = self.grads[f"W{idx}"], self.grads[f"b{idx}"]
+            self.layers[f"Affine{idx}"] = layer = Affine(self.params[f"W{idx}"], self.params[f"b{idx}"],
+                                                         self.grads[f"W{idx}"], self.grads[f"b{idx}"])
             fused_steps.append(layer)
             if idx == depth:
                 break
             if use_batchnorm:
                 self.params[f"gamma{idx}"] = np.ones(sizes[idx])
                 self.layers[f"BatchNorm{idx}"] = batchnorm = BatchNormalization(
-                    self.params[f"gamma{idx}"], self.params[f"beta{idx}"])
-                batchnorm.dgamma, batchnorm.dbeta = self.grads[f"gamma{idx}"], self.grads[f"beta{idx}"]
+                    self.params[f"gamma{idx}"], self.params[f"beta{idx}"],
+                    dgamma=self.grads[f"gamma{idx}"], dbeta=self.grads[f"beta{idx}"])
             self.layers[f"{activation_name}{idx}"] = activation = activation_layer()
             dropout = None
             if use_dropout:

@@ -1,7 +1,7 @@
 """NumPy's global random generator, as buffers a kernel draws ``np.random.rand``'s numbers from.
 
 :func:`global_mt19937` hands out the state of ``np.random.get_bit_generator()``
-itself, seen as uint32 words, for :func:`fastdl.kernels.mt19937.random_sample`:
+itself, seen as uint32 words, for :func:`fastdl.kernels.batchnorm_dropout.random_sample`:
 the kernel then draws the very numbers ``np.random.rand`` would and leaves the
 state where that call would, so ``np.random.seed`` keeps reproducing the book.
 The state's memory layout is NumPy's C struct, not a public API, so each
@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .kernels.mt19937 import STATE_WORDS, WORDS_SCRATCH, random_sample
+from .kernels.batchnorm_dropout import STATE_WORDS, WORDS_SCRATCH, random_sample
 
 UNIFORMS_SCRATCH = 1024
 """Doubles a kernel draws at a time: 8 KiB stays in L1, and each draw's setup is paid once per 1024."""

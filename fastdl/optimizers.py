@@ -27,33 +27,7 @@ import numpy as np
 
 from fastdl.flat import FlatParams
 from fastdl.kernels import optim
-from fastdl.layers import is_real_number
-
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _real(name, value):
-    if not is_real_number(value):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    return float(value)
-
-
-def _positive(name, value):
-    if not (math.isfinite(_real(name, value)) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _non_negative(name, value):
-    if not (math.isfinite(_real(name, value)) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _fraction(name, value):
-    if not 0 <= _real(name, value) < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return float(value)
+from fastdl.validation import FLOAT_DTYPES, check_fraction, is_real_number, non_negative, positive
 
 
 class Hyperparameter:
@@ -77,6 +51,11 @@ class Hyperparameter:
         obj.__dict__[self.name] = self.check(self.name, value)
 
 
+def _below_one(name, value):
+    """A momentum or decay rate: a real number in [0, 1) (at 1 the state would never forget)."""
+    return check_fraction(name, value, include_one=False)
+
+
 def _count(name, value):
     """A step counter (Adam's ``iter``): an integer >= 0."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
@@ -87,7 +66,7 @@ def _count(name, value):
 
 
 def _check_param_array(name, value):
-    if value.dtype not in _FLOAT_DTYPES:
+    if value.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} has dtype {value.dtype}; optimizers update float32 or "
                         f"float64 arrays in place: convert it with .astype(np.float64)")
     if not value.flags.writeable:
@@ -304,7 +283,7 @@ class SGD(Optimizer):
     scripts do). Same as ``torch.optim.SGD(lr=lr)``.
     """
 
-    lr = Hyperparameter(_positive)
+    lr = Hyperparameter(positive)
 
     def __init__(self, lr=0.01):
         super().__init__()
@@ -322,8 +301,8 @@ class Momentum(Optimizer):
     constant, different ones after ``lr`` changes.
     """
 
-    lr = Hyperparameter(_positive)
-    momentum = Hyperparameter(_fraction)
+    lr = Hyperparameter(positive)
+    momentum = Hyperparameter(_below_one)
 
     state_names = ("v",)
 
@@ -356,7 +335,7 @@ class AdaGrad(Optimizer):
     PyTorch's ``Adagrad`` adds ``eps=1e-10`` instead of the book's ``1e-7``.
     """
 
-    lr = Hyperparameter(_positive)
+    lr = Hyperparameter(positive)
 
     state_names = ("h",)
 
@@ -375,8 +354,8 @@ class RMSprop(Optimizer):
     instead of the book's ``1e-7``.
     """
 
-    lr = Hyperparameter(_positive)
-    decay_rate = Hyperparameter(_fraction)
+    lr = Hyperparameter(positive)
+    decay_rate = Hyperparameter(_below_one)
 
     state_names = ("h",)
 
@@ -401,9 +380,9 @@ class Adam(Optimizer):
     effective eps of ``1e-7/sqrt(1-beta2**iter)``, larger early in training.
     """
 
-    lr = Hyperparameter(_positive)
-    beta1 = Hyperparameter(_fraction)
-    beta2 = Hyperparameter(_fraction)
+    lr = Hyperparameter(positive)
+    beta1 = Hyperparameter(_below_one)
+    beta2 = Hyperparameter(_below_one)
     iter = Hyperparameter(_count)
 
     state_names = ("m", "v")
@@ -436,9 +415,9 @@ class AdaDelta(Optimizer):
     E[dx^2]. The book has no AdaDelta.
     """
 
-    rho = Hyperparameter(_fraction)
-    eps = Hyperparameter(_positive)
-    lr = Hyperparameter(_positive)
+    rho = Hyperparameter(_below_one)
+    eps = Hyperparameter(positive)
+    lr = Hyperparameter(positive)
 
     state_names = ("h", "acc_delta")
 
@@ -462,7 +441,7 @@ class AdamW(Adam):
     the adaptive denominator. The book has no AdamW.
     """
 
-    weight_decay = Hyperparameter(_non_negative)
+    weight_decay = Hyperparameter(non_negative)
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, weight_decay=0.01):
         super().__init__(lr, beta1, beta2)

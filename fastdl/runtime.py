@@ -1,29 +1,21 @@
-"""The one Numba decorator setup shared by every fastdl kernel.
+"""What fastdl sets up when it is imported, before any kernel compiles: threads, OpenMP and the Numba cache.
 
-Every kernel is compiled with ``cache=True`` (unless ``FASTDL_NUMBA_CACHE=0``),
-``error_model="numpy"`` (division by zero gives inf/nan instead of a per-divisor
-check that blocks vectorisation: ~10x on Adam) and without fastmath, so the
-kernels reproduce the book's float64 numbers and NaN checks keep working.
+* ``OMP_WAIT_POLICY=passive`` (unless set) before Numba loads libgomp, and Numba's
+  workqueue threading layer when another library loaded libgomp first;
+* ``CACHE``: whether kernels are cached on disk, and where (a writable directory, else none);
+* one BLAS thread for the GEMMs inside the kernels (``FASTDL_BLAS_THREADS`` to change it).
+
+:mod:`fastdl.kernels` imports this module first; nothing else needs to.
 """
 import os
 import tempfile
 
 _OMP_POLICY_SET_BY_USER = "OMP_WAIT_POLICY" in os.environ
 # Before Numba loads libgomp: a spinning OpenMP barrier against a busy OpenBLAS
-# pool runs 30x slower (numba-notes §2.4).
+# pool runs 30x slower (measured with 2 Numba threads against a 2-thread BLAS).
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import numba  # noqa: E402
-
-PARALLEL_MIN_SIZE = 1 << 17
-"""Elementwise loops with an exp, sqrt or division per element run serially
-below this size inside parallel kernels: a 2-thread fork/join (60-90 us here)
-costs more than it saves (sigmoid pays from ~3e4-6e4 elements, Adam ~2.5e5)."""
-
-STREAMING_PARALLEL_MIN_SIZE = 1 << 20
-"""The same gate for loops that only stream memory (ReLU, bias add, dropout
-masks, SGD and momentum updates): a second thread pays only past ~1e6 elements."""
-
 
 def _openmp_loaded_before_fastdl():
     """True when a library (PyTorch bundles one) loaded libgomp before fastdl did.
@@ -64,7 +56,7 @@ def _cache_enabled():
         return False
     if numba.config.CACHE_DIR:
         return _writable(numba.config.CACHE_DIR)
-    if _writable(os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")):
+    if _writable(os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels", "__pycache__")):
         return True
     if _writable(os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "numba")):
         return True
@@ -104,7 +96,3 @@ def _limit_gemm_threads():
 
 _limit_gemm_threads()
 
-
-def kernel(parallel=False):
-    """Decorator for every fastdl kernel: ``@kernel()`` or ``@kernel(parallel=True)``."""
-    return numba.njit(cache=CACHE, error_model="numpy", parallel=parallel)

@@ -8,7 +8,7 @@ from book.multi_layer_net_extend import BatchNormalization as BookBatchNorm
 from book.multi_layer_net_extend import Dropout as BookDropout
 from book.multi_layer_net_extend import MultiLayerNetExtend as BookNet
 
-from fastdl.fused import BatchNormReluDropout
+from fastdl.layers import BatchNormReluDropout
 from fastdl.layers import BatchNormalization, Dropout, Relu
 from fastdl.networks import MultiLayerNet, MultiLayerNetExtend
 from fastdl.optimizers import get_optimizer

@@ -15,7 +15,7 @@ import fastdl
 from book.multi_layer_net import MultiLayerNet as BookMultiLayerNet
 from book.multi_layer_net_extend import MultiLayerNetExtend as BookMultiLayerNetExtend
 from book.optimizer import Adam as BookAdam
-from fastdl.__main__ import main
+from fastdl.app.cli import main
 
 TRAIN_SIZE, BATCH, HIDDEN, SEED = 1000, 50, 30, 3
 

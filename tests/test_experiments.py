@@ -12,8 +12,8 @@ import fastdl
 from book import optimizer as book_optimizer
 from book.multi_layer_net import MultiLayerNet as BookMultiLayerNet
 from book.multi_layer_net_extend import MultiLayerNetExtend as BookMultiLayerNetExtend
-from fastdl.__main__ import main
-from fastdl.trajectories import PATH_SETTINGS
+from fastdl.app.cli import main
+from fastdl.app.compare.paths import PATH_SETTINGS
 from fastdl.util import shuffle_dataset, smooth_curve
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

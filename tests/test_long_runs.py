@@ -212,7 +212,7 @@ def test_one_and_two_numba_threads_give_bit_identical_params(dtype, tmp_path):
 
 
 def test_another_blas_thread_count_changes_only_the_last_bits(tmp_path):
-    """OpenBLAS splits a GEMM's sums by thread count (numba-notes 4.3): equal to rounding, not bit for bit."""
+    """OpenBLAS splits a GEMM's sums by thread count: equal to rounding, not bit for bit."""
     one, two = train_in_subprocess(tmp_path, "float64", 1, 1), train_in_subprocess(tmp_path, "float64", 1, 2)
     np.testing.assert_allclose(two, one, rtol=0, atol=1e-12 * np.abs(one).max())
 

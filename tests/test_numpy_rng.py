@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from book.multi_layer_net_extend import Dropout as BookDropout
 
-from fastdl.kernels.mt19937 import random_sample
+from fastdl.kernels.batchnorm_dropout import random_sample
 from fastdl.layers import Dropout
 from fastdl.numpy_rng import global_mt19937
 

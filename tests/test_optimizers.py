@@ -105,7 +105,7 @@ def two_steps_closed_form(name, p, g):
     return p - delta1 - delta2
 
 
-# book-api.md §7.1: x, y after two steps from x=-7.0, y=2.0 with gx=-0.7, gy=4.0
+# The book's update rules by hand: x, y after two steps from x=-7.0, y=2.0 with gx=-0.7, gy=4.0
 BOOK_PROBE = {"sgd": ("-6.986", "1.92"), "momentum": ("-6.9797", "1.884"),
               "nesterov": ("-6.96773", "1.8156"), "adagrad": ("-6.98292893433", "1.98292893256"),
               "rmsprop": ("-6.82911209414", "1.82911191706"), "adam": ("-6.99800000771", "1.99800000135")}

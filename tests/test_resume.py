@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import fastdl
-from fastdl.__main__ import main
-from fastdl.checkpoint import CheckpointError, load_checkpoint, restore_network
+from fastdl.app.cli import main
+from fastdl.app.checkpoint import CheckpointError, load_checkpoint, restore_network
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = ["--train-size", "600", "--batch-size", "50", "--hidden", "20", "--dtype", "float64", "--seed", "3",
@@ -74,7 +74,7 @@ def straight(mnist_dir, tmp_path_factory):
 KILLED_WHILE_WRITING = """
 import os, signal, sys
 import numpy as np
-from fastdl.__main__ import main
+from fastdl.app.cli import main
 
 real_savez, saves = np.savez, []
 

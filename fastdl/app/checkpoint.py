@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import networks
-from .outputs import atomic_path
+from .models import build_network
+from .report import atomic_path
 
 MODEL_FILE = "model.npz"
-NETWORK_CLASSES = ("MultiLayerNet", "MultiLayerNetExtend")
 BUFFER_NAMES = ("running_mean", "running_var")
 RNG_FIELDS = ("keys", "pos", "has_gauss", "cached_gaussian")
 READ_ERRORS = (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error)
@@ -51,54 +50,12 @@ class Checkpoint:
     epoch_order: np.ndarray = None
 
 
-def network_spec(hidden, activation="relu", init="relu", weight_decay=0.0, dtype="float32",
-                 batchnorm=False, dropout=0.0, exact_loss=False, input_size=784, output_size=10):
-    """The JSON-able description ``build_network`` turns into a network.
-
-    ``MultiLayerNet`` unless batch norm or dropout is asked for, which need
-    ``MultiLayerNetExtend``. ``dropout`` is the book's ``dropout_ration``; 0 means none.
-    """
-    spec = {"class": "MultiLayerNet", "input_size": input_size, "hidden_size_list": list(hidden),
-            "output_size": output_size, "activation": activation, "weight_init_std": init,
-            "weight_decay_lambda": weight_decay, "dtype": str(np.dtype(dtype)), "exact_loss": bool(exact_loss)}
-    if batchnorm or dropout:
-        spec.update({"class": "MultiLayerNetExtend", "use_batchnorm": bool(batchnorm),
-                     "use_dropout": bool(dropout), "dropout_ration": dropout if dropout else 0.5})
-    return spec
-
-
-def build_network(spec):
-    """A new network from ``spec`` (weights drawn from NumPy's global RNG, as the book)."""
-    kwargs = dict(spec)
-    name = kwargs.pop("class")
-    if name not in NETWORK_CLASSES or not hasattr(networks, name):
-        raise CheckpointError(f"unknown network class {name!r}; this fastdl has "
-                              f"{[n for n in NETWORK_CLASSES if hasattr(networks, n)]}")
-    kwargs["dtype"] = np.dtype(kwargs["dtype"])
-    return getattr(networks, name)(**kwargs)
-
-
-def describe_network(spec):
-    """One line, e.g. ``MultiLayerNet 784-100-100-10, relu, init 'relu', float32``."""
-    sizes = "-".join(str(n) for n in [spec["input_size"], *spec["hidden_size_list"], spec["output_size"]])
-    extras = [spec["activation"], f"init {spec['weight_init_std']!r}", spec["dtype"]]
-    if spec["weight_decay_lambda"]:
-        extras.append(f"weight decay {spec['weight_decay_lambda']:g}")
-    if spec.get("use_batchnorm"):
-        extras.append("batch norm")
-    if spec.get("use_dropout"):
-        extras.append(f"dropout {spec['dropout_ration']:g}")
-    if spec.get("exact_loss"):
-        extras.append("exact loss")
-    return f"{spec['class']} {sizes}, " + ", ".join(extras)
-
-
 def save_checkpoint(path, net, spec, run, step_loss, metrics=(), optimizer=None, epoch_order=None):
     """Write ``path`` atomically with NumPy's current global RNG state (see the module docstring).
 
     Parameters
     ----------
-    net, spec : the network and its :func:`network_spec`.
+    net, spec : the network and its :func:`fastdl.app.models.network_spec`.
     run : dict, JSON-able: settings and progress.
     step_loss : (S,) every step's loss so far.
     metrics : list of dicts, JSON-able: the per-epoch rows so far.

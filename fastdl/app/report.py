@@ -1,9 +1,9 @@
-"""Files the commands write: each one appears whole or not at all (temporary file + ``os.replace``)."""
+"""Files the commands write, each whole or not at all (temporary file + ``os.replace``); what was written."""
 import contextlib
 import csv
-import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -47,12 +47,6 @@ def write_csv(path, rows, fieldnames):
         writer.writerows(rows)
 
 
-def write_json(path, data):
-    with atomic_path(path) as tmp, open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-
-
 def new_figure(nrows=1, ncols=1, figsize=(6.4, 4.8)):
     """A figure and its axes, independent of pyplot (no display or backend needed)."""
     fig = Figure(figsize=figsize, layout="constrained")
@@ -73,3 +67,22 @@ def prepare_out_dir(path):
     if not os.access(path, os.W_OK):
         raise PermissionError(f"--out {path} is not writable")
     return path
+
+
+def finish(out, stem, fig, tables, start):
+    """Write ``<stem>.png`` and each table, then say what was saved and how long the command took.
+
+    Parameters
+    ----------
+    out : Path, the output directory.
+    stem : str, the experiment's file name stem.
+    fig : Figure, saved as ``out/<stem>.png``.
+    tables : dict ``{suffix: (rows, fieldnames)}``, each written as ``out/<stem><suffix>.csv``.
+    start : float, the command's ``time.perf_counter()`` at its start.
+    """
+    names = [f"{stem}.png"] + [f"{stem}{suffix}.csv" for suffix in tables]
+    save_figure(fig, out / names[0])
+    for name, (rows, fieldnames) in zip(names[1:], tables.values()):
+        write_csv(out / name, rows, fieldnames)
+    print(f"saved: {', '.join(str(out / name) for name in names)}")
+    print(f"took {time.perf_counter() - start:.1f} s")

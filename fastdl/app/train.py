@@ -1,11 +1,11 @@
-"""``fastdl train`` and ``fastdl evaluate``: train a network on MNIST, watch it, save it, reload it.
+"""``fastdl train``: train a network on MNIST, watch it, save it.
 
 The hot loop is the book's three lines and nothing else per step: gather the
 batch into a reused buffer, ``grads = net.gradient(xb, tb)``,
 ``optimizer.update(net.params, grads)``; the running loss is the one the
 gradient pass already computed (``net.last_layer.loss``), checked to be finite.
 
-After every epoch ``model.npz`` (see :mod:`fastdl.checkpoint`) holds the
+After every epoch ``model.npz`` (see :mod:`fastdl.app.checkpoint`) holds the
 network, the optimizer's state, the metrics and NumPy's RNG state, so
 ``--resume`` continues bit for bit as if the run had never stopped; a Ctrl-C
 also saves the batch order and position of the epoch under way.
@@ -16,17 +16,19 @@ import sys
 import time
 from pathlib import Path
 
-import numba
 import numpy as np
 
-from .checkpoint import (MODEL_FILE, CheckpointError, build_network, describe_network, load_checkpoint,
-                         network_spec, save_checkpoint)
-from .datasets import NUM_SAMPLES, TITLES, load_mnist
-from .diagnostics import NonFiniteLossError, check_finite_loss
+from ..datasets import NUM_SAMPLES, TITLES, load_mnist
+from ..diagnostics import NonFiniteLossError, check_finite_loss
+from ..optimizers import OPTIMIZERS
+from .checkpoint import MODEL_FILE, CheckpointError, load_checkpoint, save_checkpoint
 from .loop import BatchFeeder, StopRequest, check_run_size, compute_threads, evaluate
-from .optimizers import OPTIMIZERS
-from .outputs import prepare_out_dir, write_csv
-from .progress import Progress, plot_training
+from .models import build_network, build_optimizer, describe_network, describe_optimizer, hyperparameters, network_spec
+from .plots import plot_training
+from .progress import Progress
+from .report import prepare_out_dir, write_csv
+from .settings import (COMPUTE_DEFAULTS, EXACT_LOSS_HELP, add_compute_options, dropout_ratio, non_negative_float,
+                       optimizer_param, positive_float, positive_int, resolve, weight_init)
 
 METRICS_FILE = "metrics.csv"
 PLOT_FILE = "training.png"
@@ -37,32 +39,13 @@ TRAIN_DEFAULTS = {
     "hidden": [256, 128], "activation": "relu", "init": "relu", "weight_decay": 0.0, "dtype": "float32",
     "batchnorm": False, "dropout": 0.0, "exact_loss": False,
     "optimizer": "adam", "lr": 0.002, "opt_params": {}, "lr_schedule": "cosine",
-    "epochs": 5, "batch_size": 100, "sampling": "shuffle", "seed": 0,
-    "dataset": "mnist", "data_dir": None, "train_size": None,
-    "out": None, "resume": None, "threads": None, "blas_threads": 1,
+    "epochs": 5, "batch_size": 100, "sampling": "shuffle", "seed": 0, "train_size": None,
+    "out": None, "resume": None, **COMPUTE_DEFAULTS,
 }
 """What ``fastdl train`` does when an option is not given (``--lr`` None means the optimizer's default)."""
 NETWORK_OPTIONS = ("hidden", "activation", "init", "weight_decay", "dtype", "batchnorm", "dropout", "exact_loss")
 DATA_STREAM_OPTIONS = ("dataset", "train_size", "batch_size", "sampling", "seed")
 RESUMED_OPTIONS = (*DATA_STREAM_OPTIONS, "lr_schedule")
-
-
-def build_optimizer(name, lr=None, params=None):
-    """``OPTIMIZERS[name](lr=lr, **params)``, leaving out ``lr`` when None (the class default)."""
-    kwargs = dict(params or {})
-    if lr is not None:
-        kwargs["lr"] = lr
-    return OPTIMIZERS[name](**kwargs)
-
-
-def hyperparameters(optimizer):
-    """``{name: value}`` of every constructor argument, read back from the optimizer."""
-    return {name: getattr(optimizer, name) for name in inspect.signature(type(optimizer)).parameters}
-
-
-def describe_optimizer(optimizer):
-    args = ", ".join(f"{name}={value:g}" for name, value in hyperparameters(optimizer).items())
-    return f"{type(optimizer).__name__}({args})"
 
 
 def option_flag(key):
@@ -76,15 +59,12 @@ def resolve_settings(options, run=None):
     names another; --lr and --opt-param override single ones. A newly chosen
     optimizer starts from its own default lr.
     """
-    saved = {key: run[key] for key in (*RESUMED_OPTIONS, "optimizer")} if run else {}
-    s = {key: options[key] if options.get(key) not in (None, {}) else saved.get(key, default)
-         for key, default in TRAIN_DEFAULTS.items()}
+    s = resolve(options, TRAIN_DEFAULTS, {key: run[key] for key in (*RESUMED_OPTIONS, "optimizer")} if run else None)
     if run and s["optimizer"] == run["optimizer"]:
         s["opt_params"] = {**run["hyperparameters"], **options["opt_params"]}
         s["lr"] = options["lr"] if options["lr"] is not None else run["hyperparameters"]["lr"]
     elif options["optimizer"] is not None and options["lr"] is None:
         s["lr"] = None
-    s["threads"] = s["threads"] or numba.get_num_threads()
     return s
 
 
@@ -317,19 +297,58 @@ class Training:
         print(f"saved: {', '.join(str(out / name) for name in written)}")
 
 
-def evaluate_saved(path, data_dir=None, include_train=False):
-    """``fastdl evaluate``: reload a saved run and measure it again; returns the exit status."""
-    saved = load_checkpoint(path)
-    net, spec, run = saved.net, saved.spec, saved.run
-    partly = " and part of the next (interrupted)" if run["interrupted"] else ""
-    print(f"network: {describe_network(spec)}, trained {run['epochs_done']} epochs{partly} with {run['optimizer']}")
-    (x, t), (x_test, t_test) = load_mnist(data_dir=data_dir, dataset=run["dataset"])
-    if include_train:
-        if run["train_size"]:
-            x, t = x[:run["train_size"]], t[:run["train_size"]]
-        loss, acc = evaluate(net, x, t)
-        print(f"train: accuracy {acc:.4f}, loss {loss:.4f} ({x.shape[0]:,} samples)")
-    loss, acc = evaluate(net, x_test, t_test)
-    print(f"test: accuracy {acc:.4f}, loss {loss:.4f} ({x_test.shape[0]:,} samples); "
-          f"recorded at save: accuracy {run['test_acc']:.4f}")
-    return 0
+def add_parser(commands):
+    """The ``train`` subcommand of ``commands`` (an argparse subparsers object)."""
+    d = TRAIN_DEFAULTS
+    p = commands.add_parser("train", help="train a MultiLayerNet on MNIST",
+                            description="Train a MultiLayerNet on MNIST, evaluating after every epoch; writes "
+                                        "metrics.csv, training.png and model.npz into --out.")
+    net = p.add_argument_group("network")
+    net.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
+                     help=f"hidden layer sizes (default: {' '.join(map(str, d['hidden']))})")
+    net.add_argument("--activation", choices=("relu", "sigmoid"), help=f"default: {d['activation']}")
+    net.add_argument("--init", type=weight_init, metavar="STD",
+                     help="weight_init_std: relu/he, sigmoid/xavier or a number (default: relu)")
+    net.add_argument("--weight-decay", type=non_negative_float, metavar="LAMBDA",
+                     help="L2 weight decay lambda of the loss (default: 0)")
+    net.add_argument("--batchnorm", action="store_true", default=None,
+                     help="batch normalisation after every hidden Affine (MultiLayerNetExtend)")
+    net.add_argument("--dropout", type=dropout_ratio, metavar="RATIO",
+                     help="dropout after every hidden activation with this ratio (MultiLayerNetExtend)")
+    net.add_argument("--exact-loss", action="store_true", default=None, help=EXACT_LOSS_HELP)
+    opt = p.add_argument_group("optimizer")
+    opt.add_argument("--optimizer", choices=list(OPTIMIZERS), help=f"default: {d['optimizer']}")
+    opt.add_argument("--lr", type=positive_float,
+                     help=f"learning rate (default: {d['lr']} for {d['optimizer']}, else the optimizer's default)")
+    opt.add_argument("--opt-param", type=optimizer_param, action="append", metavar="NAME=VALUE",
+                     help="another optimizer argument, e.g. momentum=0.95 or beta2=0.99 (repeatable)")
+    opt.add_argument("--lr-schedule", choices=("cosine", "constant"),
+                     help="cosine: lr follows a half cosine to ~0 over the epochs; constant: the book's "
+                          f"(default: {d['lr_schedule']})")
+    run = p.add_argument_group("run")
+    run.add_argument("--epochs", type=positive_int, help=f"default: {d['epochs']}")
+    run.add_argument("--batch-size", type=positive_int, help=f"default: {d['batch_size']}")
+    run.add_argument("--sampling", choices=("shuffle", "replace"),
+                     help="shuffle: a new permutation every epoch (default); replace: the book's "
+                          "np.random.choice per batch")
+    run.add_argument("--seed", type=int, help=f"NumPy seed for weights and batches (default: {d['seed']})")
+    run.add_argument("--train-size", type=positive_int, metavar="N",
+                     help="train on the first N training samples only (default: all 60,000)")
+    run.add_argument("--out", metavar="DIR", help="output directory (default: runs/train-<date>-<time>, "
+                                                  "or the --resume directory)")
+    run.add_argument("--resume", metavar="DIR",
+                     help="continue the run saved in DIR where it stopped (network, optimizer state, RNG, batch "
+                          "order): bit for bit as if never stopped; without --epochs it finishes the saved run")
+    add_compute_options(p)
+    p.set_defaults(run=run_command, parser=p)
+
+
+def run_command(args):
+    """``fastdl train`` with the parsed ``args``; returns the exit status."""
+    options = {key: getattr(args, key, None) for key in TRAIN_DEFAULTS}
+    options["opt_params"] = dict(args.opt_param or ())
+    try:
+        training = Training(options)
+    except (ValueError, TypeError) as exc:
+        args.parser.error(str(exc))
+    return training.run()

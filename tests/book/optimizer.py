@@ -1,6 +1,6 @@
 """The book's optimizers (common/optimizer.py), plus AdaDelta and AdamW, which the book lacks.
 
-SGD to Adam follow book-api.md §1.4: dicts keyed like params, state built
+SGD to Adam follow the book's common/optimizer.py: dicts keyed like params, state built
 lazily with ``np.zeros_like``, ``params[key] -= ...`` in place (Python floats
 are rebound). AdaDelta follows Zeiler 2012 in PyTorch's form (an ``lr``
 multiplier on the step); AdamW decays the weights by ``lr*weight_decay`` and

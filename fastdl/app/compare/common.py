@@ -1,28 +1,20 @@
-"""``fastdl compare``: the book's and the articles' MNIST loss-curve experiments, one command each.
-
-* ``optimizers``: the book's ``ch06/optimizer_compare_mnist.py`` with every registered optimizer;
-* ``lr``: the AdaGrad article's SGD vs AdaGrad at lr=0.1;
-* ``init``: the book's ``ch06/weight_init_compare.py`` (std 0.01, Xavier, He).
+"""What the MNIST experiments of ``fastdl compare`` share: data, networks, the race on the same batches, the report.
 
 Every network of an experiment starts from the same seed and trains on the same
-batches. Each command writes its figure and its numbers into ``--out`` and says
-how long it took. ``compare paths`` lives in :mod:`fastdl.trajectories`,
-``compare batchnorm`` and ``compare overfit`` in :mod:`fastdl.regularization`.
+batches. Each experiment writes its figure and its numbers into ``--out`` and
+says how long it took.
 """
 import time
 
 import numpy as np
 
-from .checkpoint import build_network, network_spec
-from .datasets import load_mnist
-from .loop import BatchFeeder, compute_threads, evaluate
-from .optimizers import OPTIMIZERS, SGD
-from .outputs import new_figure, prepare_out_dir, save_figure, write_csv
-from .train import describe_optimizer
-from .util import SMOOTH_WINDOW, smooth_curve
+from ...datasets import load_mnist
+from ..loop import BatchFeeder, compute_threads, evaluate
+from ..models import build_network, describe_optimizer, network_spec
+from ..plots import plot_losses
+from ..report import finish, new_figure
 
 FINAL_LOSS_WINDOW = 100
-INIT_STDS = {"std=0.01": 0.01, "Xavier": "sigmoid", "He": "relu"}
 
 
 def load_training_data(args):
@@ -43,6 +35,16 @@ def new_network(args, hidden, seed, **overrides):
     if seed is not None:
         np.random.seed(seed)
     return build_network(network_spec(hidden, **options))
+
+
+def iterations_for(n, batch_size, epochs):
+    """``(iter_per_epoch, iterations)`` so that the last iteration makes the ``epochs``-th evaluation.
+
+    The book's ``iter_per_epoch = max(n / batch_size, 1)`` is a float; it is an
+    integer here (``n // batch_size``), the same whenever batch_size divides n.
+    """
+    iter_per_epoch = max(n // batch_size, 1)
+    return iter_per_epoch, (epochs - 1) * iter_per_epoch + 1
 
 
 def race(nets, optimizers, x, t, iters, batch_size, scale=1.0, report_every=None, eval_every=None, eval_sets=None):
@@ -101,51 +103,11 @@ def summary_rows(nets, optimizers, losses, seconds, test):
     return rows
 
 
-def plot_losses(ax, losses, title, ylim=(0, 1)):
-    """The book's figure: each smoothed loss curve with markers along it."""
-    markers = "osD^v<>px*h"
-    for k, (name, loss) in enumerate(losses.items()):
-        curve = smooth_curve(loss) if loss.size >= SMOOTH_WINDOW else loss
-        ax.plot(np.arange(loss.size), curve, marker=markers[k % len(markers)],
-                markevery=max(1, loss.size // 20), label=name)
-    ax.set(xlabel="iterations", ylabel="loss", title=title, ylim=ylim)
-    ax.legend()
-
-
 def network_note(args):
     extras = [f"weight decay {args.weight_decay:g}" if args.weight_decay else "",
               "batch norm" if args.batchnorm else "", f"dropout {args.dropout:g}" if args.dropout else "",
               "exact loss" if args.exact_loss else ""]
     return ", ".join(["", *filter(None, extras)])
-
-
-def compare_optimizers(args):
-    """Each optimizer trains its own MultiLayerNet(784, [100]*4, 10) from the same weights on the same batches."""
-    out = prepare_out_dir(args.out)
-    names = args.optimizers or list(OPTIMIZERS)
-    print(f"compare optimizers: {len(names)} x 784-100-100-100-100-10 (relu, He{network_note(args)}), "
-          f"{args.dtype}, {args.iters} iterations of batch {args.batch_size}, seed {args.seed}")
-    (x, t), test = load_training_data(args)
-    nets = {name: new_network(args, [100] * 4, args.seed) for name in names}
-    optimizers = {name: OPTIMIZERS[name]() for name in names}
-    race_and_report(args, out, "optimizers", nets, optimizers, (x, t), test,
-                    f"MNIST, {args.iters} iterations, batch {args.batch_size} (smoothed)")
-    return 0
-
-
-def compare_init(args):
-    """The book's weight-initialisation comparison: std 0.01, Xavier and He on 784-[100]*4-10, one SGD(lr=0.01)."""
-    out = prepare_out_dir(args.out)
-    print(f"compare init: std 0.01 / Xavier / He on 784-100-100-100-100-10 ({args.activation}{network_note(args)}), "
-          f"SGD(lr={args.lr:g}), {args.dtype}, {args.iters} iterations of batch {args.batch_size}, seed {args.seed}")
-    (x, t), test = load_training_data(args)
-    nets = {name: new_network(args, [100] * 4, args.seed, init=std, activation=args.activation)
-            for name, std in INIT_STDS.items()}
-    optimizer = SGD(lr=args.lr)  # stateless: the book shares one among the networks
-    optimizers = dict.fromkeys(nets, optimizer)
-    race_and_report(args, out, "init", nets, optimizers, (x, t), test,
-                    f"weight init, {args.activation}, {args.iters} iterations (smoothed)", ylim=(0, 2.5))
-    return 0
 
 
 def race_and_report(args, out, stem, nets, optimizers, train, test, title, ylim=(0, 1)):
@@ -157,44 +119,10 @@ def race_and_report(args, out, stem, nets, optimizers, train, test, title, ylim=
         rows = summary_rows(nets, optimizers, losses, seconds, test)
     fig, axes = new_figure(figsize=(8, 6))
     plot_losses(axes[0][0], losses, title, ylim)
-    finish(out, stem, fig, rows, losses, start, args.iters)
+    finish_race(out, stem, fig, rows, losses, start, args.iters)
 
 
-def compare_lr(args):
-    """The AdaGrad article's SGD vs AdaGrad at lr=0.1 on its 784-200-200-10 ReLU net (init std 0.01).
-
-    The article's softmax backward returns ``y - t`` without the book's division
-    by the batch size, so its gradients are ``batch_size`` times the book's.
-    Both are run: SGD breaks down with the article's gradients and learns
-    with the book's, while AdaGrad, which divides by the gradients' own scale,
-    converges with either.
-    """
-    out = prepare_out_dir(args.out)
-    print(f"compare lr: {', '.join(args.optimizers)} at lr={args.lr:g} on 784-200-200-10 (relu, init std 0.01"
-          f"{network_note(args)}), {args.dtype}, {args.iters} iterations of batch {args.batch_size}, seed {args.seed}")
-    (x, t), test = load_training_data(args)
-    conventions = {"article": ("gradient summed over the batch (the article)", float(args.batch_size)),
-                   "book": ("gradient averaged over the batch (the book)", 1.0)}
-    start = time.perf_counter()
-    rows, curves = [], {}
-    fig, axes = new_figure(1, 2, figsize=(12, 4.8))
-    with compute_threads(args.threads, args.blas_threads):
-        for ax, (convention, (title, scale)) in zip(axes[0], conventions.items()):
-            print(title)
-            # Seeding before each network leaves the RNG where the article's script has it: batches match too.
-            nets = {name: new_network(args, [200, 200], args.seed, init=0.01) for name in args.optimizers}
-            optimizers = {name: OPTIMIZERS[name](lr=args.lr) for name in args.optimizers}
-            losses, seconds, _ = race(nets, optimizers, x, t, args.iters, args.batch_size, scale,
-                                      report_every=max(1, args.iters // 5))
-            for row in summary_rows(nets, optimizers, losses, seconds, test):
-                rows.append({**row, "network": f"{row['network']} ({convention})"})
-            curves.update({f"{name}_{convention}": loss for name, loss in losses.items()})
-            plot_losses(ax, losses, f"lr={args.lr:g}: {title}", ylim=(0, 3))
-    finish(out, "lr", fig, rows, curves, start, args.iters)
-    return 0
-
-
-def finish(out, stem, fig, rows, losses, start, iters):
+def finish_race(out, stem, fig, rows, losses, start, iters):
     """Print the table; write ``<stem>.png``, the summary ``<stem>.csv`` and the per-iteration ``<stem>_loss.csv``."""
     width = max(len(row["network"]) for row in rows)
     print(f"{'network':<{width}}  final_loss  test_loss  test_acc  seconds   "
@@ -202,9 +130,5 @@ def finish(out, stem, fig, rows, losses, start, iters):
     for row in rows:
         print(f"{row['network']:<{width}}  {row['final_loss']:10.4f}  {row['test_loss']:9.4f}  "
               f"{row['test_acc']:8.4f}  {row['seconds']:7.2f}")
-    save_figure(fig, out / f"{stem}.png")
-    write_csv(out / f"{stem}.csv", rows, list(rows[0]))
     per_step = [{"iteration": i + 1, **{name: loss[i] for name, loss in losses.items()}} for i in range(iters)]
-    write_csv(out / f"{stem}_loss.csv", per_step, ["iteration", *losses])
-    print(f"saved: {', '.join(str(out / name) for name in (f'{stem}.png', f'{stem}.csv', f'{stem}_loss.csv'))}")
-    print(f"took {time.perf_counter() - start:.1f} s")
+    finish(out, stem, fig, {"": (rows, list(rows[0])), "_loss": (per_step, ["iteration", *losses])}, start)

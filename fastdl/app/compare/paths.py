@@ -8,9 +8,13 @@ import time
 
 import numpy as np
 
-from .optimizers import OPTIMIZERS
-from .outputs import new_figure, prepare_out_dir, save_figure, write_csv
-from .train import describe_optimizer
+from ...optimizers import OPTIMIZERS
+from ..models import describe_optimizer
+from ..report import finish, new_figure, prepare_out_dir
+from ..settings import add_optimizer_names, positive_int
+
+HELP = "each optimizer's path on x**2/20 + y**2 from (-7, 2) (the book's optimizer_compare_naive)"
+DEFAULTS = {"steps": 30, "optimizers": None}
 
 START = (-7.0, 2.0)
 PATH_SETTINGS = {
@@ -46,7 +50,12 @@ def trajectory(optimizer, steps):
     return np.array(path)
 
 
-def compare_paths(args):
+def add_arguments(parser):
+    parser.add_argument("--steps", type=positive_int, help=f"default: {DEFAULTS['steps']}")
+    add_optimizer_names(parser, DEFAULTS["optimizers"])
+
+
+def run(args):
     out = prepare_out_dir(args.out)
     start = time.perf_counter()
     names = args.optimizers or list(OPTIMIZERS)
@@ -74,8 +83,5 @@ def compare_paths(args):
         rows += [{"optimizer": name, "step": k, "x": px, "y": py, "f": f(px, py)} for k, (px, py) in enumerate(path)]
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
-    save_figure(fig, out / "paths.png")
-    write_csv(out / "paths.csv", rows, ["optimizer", "step", "x", "y", "f"])
-    print(f"saved: {out / 'paths.png'}, {out / 'paths.csv'}")
-    print(f"took {time.perf_counter() - start:.1f} s")
+    finish(out, "paths", fig, {"": (rows, ["optimizer", "step", "x", "y", "f"])}, start)
     return 0

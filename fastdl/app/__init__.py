@@ -1,0 +1,7 @@
+"""The ``fastdl`` command-line application: ``train``, ``evaluate`` and ``compare``.
+
+Built on the library (:mod:`fastdl.layers`, :mod:`fastdl.networks`, ...),
+which never imports this package. :mod:`fastdl.app.cli` is the entry point;
+each command has its module (:mod:`.train`, :mod:`.evaluate`, and one per
+experiment in :mod:`.compare`), with its defaults next to its code.
+"""
