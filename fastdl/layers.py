@@ -157,9 +157,13 @@ class Relu:
 
     def forward_buffers(self, shape, dtype):
         """``(mask, out)``: this layer's buffers for a forward of ``shape``, kept as its ``mask`` and output."""
-        self.mask = reuse(self.mask, shape, np.bool_)
         self._out = reuse(self._out, shape, dtype)
-        return self.mask, self._out
+        return self.mask_buffer(shape), self._out
+
+    def mask_buffer(self, shape):
+        """This layer's ``mask`` for a forward of ``shape`` (alone when another layer's buffer takes the output)."""
+        self.mask = reuse(self.mask, shape, np.bool_)
+        return self.mask
 
     def backward(self, dout):
         require_forward(self, self.mask)
@@ -545,7 +549,7 @@ class BatchNormReluDropout:
             relu_mask, out = self.relu.forward_buffers(rows.shape, rows.dtype)
         else:
             rng, ratio = global_mt19937(), float(dropout.dropout_ratio)
-            relu_mask = self.relu.forward_buffers(rows.shape, rows.dtype)[0]
+            relu_mask = self.relu.mask_buffer(rows.shape)
             dropout_mask, out = dropout.forward_buffers(rows.shape, rows.dtype)
         with rng.lock:
             BD.batchnorm_relu_dropout_forward(*arguments, relu_mask, rng.state, rng.words, rng.uniforms, ratio,
