@@ -1,0 +1,491 @@
+"""``fastdl search``: the book's ch06 random hyperparameter search, trials run in parallel on Dask.
+
+The book's ``ch06/hyperparameter_optimization.py`` with ``np.random.seed(S)``
+added at its top and ``fastdl search --seed S`` draw the same data split and,
+trial by trial, the same hyperparameters (bit for bit), initial weights and
+mini-batches: the book's trials share one global generator whose draws per
+trial do not depend on the training's numbers (``randn`` for each weight
+matrix, then ``np.random.choice`` once per step), so the driver replays those
+draws (cheap) and hands each trial the generator state it would have had.
+A trial is thus a function of (its hyperparameters, that state) alone, and a
+parallel search equals a serial one trial by trial.
+
+Files in ``--out``: ``search.json`` (the settings), ``results.json`` (every
+finished trial with its curves) and ``trials.csv``, both rewritten whole
+(atomically) after each trial, then ``best_curves.png`` (the book's 4x5 figure
+of the best 20) and ``scatter.png``.
+"""
+import argparse
+import contextlib
+import inspect
+import json
+import math
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..datasets import DatasetError, load_mnist
+from ..diagnostics import NonFiniteLossError
+from ..networks import MultiLayerNet
+from ..optimizers import OPTIMIZERS
+from ..outputs import new_figure, prepare_out_dir, save_figure, write_csv, write_json
+from ..trainer import Trainer
+
+BOOK = {
+    "trials": 100, "epochs": 50, "train_size": 500, "validation_rate": 0.2, "batch_size": 100,
+    "hidden_size_list": [100] * 6, "optimizer": "sgd",
+    # The book draws weight decay first, then lr: the order is part of "the same trials".
+    "space": [["weight_decay", "log", 1e-8, 1e-4], ["lr", "log", 1e-6, 1e-2]],
+}
+NETWORK_SPACE = {"weight_decay": "weight_decay_lambda"}
+"""Searchable network options: the CLI name -> MultiLayerNet's argument (``weight_decay`` is the
+book's L2 term, also with AdamW, whose own decoupled decay keeps its default)."""
+GRAPH_DRAW_NUM = 20
+INSTALL_HINT = "fastdl search needs Dask distributed: pip install 'fastdl[distributed]' (or use --serial)"
+SETTINGS = ("trials", "epochs", "train_size", "space", "optimizer", "seed")
+CSV_FIXED = ("trial", "status", "final_val_acc", "best_val_acc", "final_train_acc", "epochs", "seconds", "worker",
+             "error")
+
+# fastdl's networks draw from NumPy's global generator, so two trials in the threads of one worker
+# process must not interleave: each holds this lock for its whole run.
+_GLOBAL_RNG = threading.Lock()
+
+
+class SearchError(ValueError):
+    """A setting that cannot run (the CLI exits with status 2 before anything starts)."""
+
+
+# ---------------------------------------------------------------- settings and the trial plan
+
+def searchable(optimizer):
+    """The names ``--space`` accepts with ``optimizer``: its constructor's arguments and the network's."""
+    cls = OPTIMIZERS[optimizer]
+    names = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    return [*names, *NETWORK_SPACE]
+
+
+def parse_space(text):
+    """``name=log:lo:hi`` (10 ** uniform(log10 lo, log10 hi)) or ``name=lin:lo:hi`` -> [name, kind, lo, hi]."""
+    name, sep, rest = text.partition("=")
+    parts = rest.split(":")
+    if not sep or not name or len(parts) != 3 or parts[0] not in ("log", "lin"):
+        raise argparse.ArgumentTypeError(f"expected NAME=log:LO:HI or NAME=lin:LO:HI (e.g. lr=log:1e-6:1e-2), "
+                                         f"got {text!r}")
+    try:
+        lo, hi = float(parts[1]), float(parts[2])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}: bounds must be numbers, got {text!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise argparse.ArgumentTypeError(f"{name}: need finite LO < HI, got {text!r}")
+    if parts[0] == "log" and lo <= 0:
+        raise argparse.ArgumentTypeError(f"{name}: log bounds must be > 0, got {text!r}")
+    return [name, parts[0], lo, hi]
+
+
+def check_settings(settings):
+    """Raise :class:`SearchError` naming the first setting that cannot run."""
+    optimizer = settings["optimizer"]
+    if optimizer not in OPTIMIZERS:
+        raise SearchError(f"--optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+    allowed = searchable(optimizer)
+    names = [dim[0] for dim in settings["space"]]
+    for name in names:
+        if name not in allowed:
+            raise SearchError(f"--space {name}: not an option of {optimizer} or the network; "
+                              f"searchable: {', '.join(allowed)}")
+    if len(set(names)) != len(names):
+        raise SearchError(f"--space names a hyperparameter twice: {names}")
+    for key, minimum in (("trials", 1), ("epochs", 1), ("train_size", 2)):
+        if settings[key] < minimum:
+            raise SearchError(f"--{key.replace('_', '-')} must be >= {minimum}, got {settings[key]}")
+    if settings["train_size"] > 60000:
+        raise SearchError(f"--train-size {settings['train_size']}: MNIST has 60000 training samples")
+    if not 0 <= settings["seed"] < 2 ** 32:
+        raise SearchError(f"--seed must be in [0, 2**32), got {settings['seed']}")
+
+
+def _draw(rs, kind, lo, hi):
+    if kind == "log":
+        # The book's own expression: 10 ** np.random.uniform(-8, -4).
+        return 10 ** rs.uniform(math.log10(lo), math.log10(hi))
+    return rs.uniform(lo, hi)
+
+
+def plan_trials(settings):
+    """The data permutation and every trial's hyperparameters and generator state.
+
+    Returns
+    -------
+    permutation : (train_size,) int array, the book's ``shuffle_dataset`` order.
+    trials : list of dict with ``trial`` (0-based), ``params`` ({name: float}) and ``state``
+        (the ``np.random.get_state()`` tuple the trial starts from).
+
+    The book's script with ``np.random.seed(seed)`` at its top consumes the
+    global generator as replayed here: ``permutation`` once, then per trial the
+    space's draws, ``randn`` per weight matrix and ``choice`` per step.
+    """
+    rs = np.random.RandomState(settings["seed"])
+    permutation = rs.permutation(settings["train_size"])
+    n_train = settings["train_size"] - int(settings["train_size"] * BOOK["validation_rate"])
+    sizes = [784, *BOOK["hidden_size_list"], 10]
+    max_iter = int(settings["epochs"] * max(n_train / BOOK["batch_size"], 1))
+    trials = []
+    for k in range(settings["trials"]):
+        params = {name: _draw(rs, kind, lo, hi) for name, kind, lo, hi in settings["space"]}
+        trials.append({"trial": k, "params": params, "state": rs.get_state()})
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            rs.standard_normal((fan_in, fan_out))
+        for _ in range(max_iter):
+            rs.choice(n_train, BOOK["batch_size"])
+    return permutation, trials
+
+
+def split_data(settings, permutation, data_dir=None):
+    """The book's data: the first train_size MNIST training samples, shuffled; the first 20% validate."""
+    (x, t), _ = load_mnist(normalize=True, data_dir=data_dir)
+    x, t = x[:settings["train_size"]][permutation], t[:settings["train_size"]][permutation]
+    n_val = int(settings["train_size"] * BOOK["validation_rate"])
+    if n_val < 1:
+        raise SearchError(f"--train-size {settings['train_size']} leaves no validation sample (20% is held out)")
+    return x[n_val:], t[n_val:], x[:n_val], t[:n_val]
+
+
+# ---------------------------------------------------------------- one trial
+
+def _one_thread():
+    """One Numba and one BLAS thread in this process, also on workers started without our environment."""
+    import numba
+    numba.set_num_threads(1)
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(1)
+
+
+def run_trial(trial, params, state, data, settings):
+    """Train the book's ch06 network once; a dict for results.json (never raises for a bad trial).
+
+    Parameters
+    ----------
+    trial : int
+    params : dict {name: float}, the trial's hyperparameters.
+    state : tuple, ``np.random.get_state()`` the trial starts from (see :func:`plan_trials`).
+    data : (x_train (n, 784) float32, t_train (n,) uint8, x_val, t_val)
+    settings : dict with ``epochs`` and ``optimizer``.
+
+    ``status`` is "ok", "diverged" (a NaN or infinite loss stopped the training;
+    the curves so far are kept) or "failed" (any other error, in ``error``).
+    """
+    x_train, t_train, x_val, t_val = data
+    net_args = {NETWORK_SPACE[k]: v for k, v in params.items() if k in NETWORK_SPACE}
+    opt_args = {k: v for k, v in params.items() if k not in NETWORK_SPACE}
+    record = {"trial": trial, "params": params, "status": "ok", "error": "",
+              "worker": f"{socket.gethostname()}:{os.getpid()}"}
+    start = time.perf_counter()
+    with _GLOBAL_RNG, _one_thread():
+        saved = np.random.get_state()
+        np.random.set_state(state)
+        trainer = None
+        try:
+            network = MultiLayerNet(784, list(BOOK["hidden_size_list"]), 10, **net_args)
+            trainer = Trainer(network, x_train, t_train, x_val, t_val, epochs=settings["epochs"],
+                              mini_batch_size=BOOK["batch_size"], optimizer=settings["optimizer"],
+                              optimizer_param=opt_args, verbose=False)
+            trainer.train()
+        except NonFiniteLossError as exc:
+            record.update(status="diverged", error=str(exc))
+        except Exception as exc:  # a bad trial is a result, not the end of the search
+            record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            np.random.set_state(saved)
+    record["seconds"] = time.perf_counter() - start
+    record["val"] = [float(a) for a in trainer.test_acc_list] if trainer else []
+    record["train"] = [float(a) for a in trainer.train_acc_list] if trainer else []
+    return record
+
+
+def failed_record(trial, params, error):
+    """The record of a trial the engine lost (its worker died too often)."""
+    return {"trial": trial, "params": params, "status": "failed", "error": error, "worker": "", "seconds": 0.0,
+            "val": [], "train": []}
+
+
+# ---------------------------------------------------------------- engines
+
+def _worker_env():
+    env = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    import numba
+    if numba.config.CACHE_DIR:  # the driver's cache, warmed before the workers start
+        env["NUMBA_CACHE_DIR"] = numba.config.CACHE_DIR
+    return env
+
+
+def import_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise SearchError(INSTALL_HINT) from None
+    return distributed
+
+
+@contextlib.contextmanager
+def dask_client(scheduler=None, workers=None):
+    """A client of the cluster at ``scheduler``, else of a new LocalCluster of ``workers`` processes."""
+    distributed = import_distributed()
+    if scheduler:
+        with distributed.Client(scheduler) as client:
+            yield client
+        return
+    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, env=_worker_env())
+    try:
+        with distributed.Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()
+
+
+def run_serial(todo, data, settings):
+    for item in todo:
+        yield run_trial(item["trial"], item["params"], item["state"], data, settings)
+
+
+def run_dask(client, todo, data, settings):
+    """Yield each trial's record as it finishes; a trial whose workers kept dying is recorded as failed."""
+    distributed = import_distributed()
+    shared = client.scatter(data, broadcast=True)
+    futures = {client.submit(run_trial, item["trial"], item["params"], item["state"], shared, settings,
+                             pure=False): item for item in todo}
+    try:
+        for future in distributed.as_completed(futures):
+            item = futures[future]
+            try:
+                yield future.result()
+            except Exception as exc:  # KilledWorker: the scheduler already retried on other workers
+                yield failed_record(item["trial"], item["params"], f"{type(exc).__name__}: {exc}")
+    finally:
+        client.cancel(list(futures))
+
+
+def warm_kernels(data, settings):
+    """Compile (or load) the kernels in this process first, so the workers load them from the cache."""
+    x_train, t_train, x_val, t_val = data
+    small = (x_train[:BOOK["batch_size"]], t_train[:BOOK["batch_size"]], x_val, t_val)
+    run_trial(-1, {}, np.random.RandomState(0).get_state(), small, dict(settings, epochs=1))
+
+
+# ---------------------------------------------------------------- results
+
+def _label(params):
+    """The book's key: "lr:<lr>, weight decay:<wd>" (lr first), other names after."""
+    names = sorted(params, key=lambda n: (n != "lr", n != "weight_decay", n))
+    return ", ".join(f"{n.replace('_', ' ')}:{params[n]}" for n in names)
+
+
+def summarize(record):
+    val = record["val"]
+    return {"final_val_acc": val[-1] if val else "", "best_val_acc": max(val) if val else "",
+            "final_train_acc": record["train"][-1] if record["train"] else "", "epochs": len(val)}
+
+
+def write_results(out, settings, records):
+    names = [dim[0] for dim in settings["space"]]
+    ordered = sorted(records.values(), key=lambda r: r["trial"])
+    rows = [{"trial": r["trial"], "status": r["status"], **r["params"], **summarize(r),
+             "seconds": round(r["seconds"], 3), "worker": r["worker"], "error": r["error"]} for r in ordered]
+    write_json(out / "results.json", ordered)
+    write_csv(out / "trials.csv", rows, [*CSV_FIXED[:2], *names, *CSV_FIXED[2:]])
+
+
+def ranked(records):
+    """Trials with curves, best final validation accuracy first (the book's order)."""
+    return sorted((r for r in records.values() if r["val"]), key=lambda r: r["val"][-1], reverse=True)
+
+
+def plot_best(path, records):
+    """The book's figure: validation (solid) and training (dashed) accuracy of the best 20, 4x5 panels.
+
+    Unlike the book, each panel's dashed curve is that trial's own (the book
+    plots the last trial's training curve in every panel).
+    """
+    best = ranked(records)[:GRAPH_DRAW_NUM]
+    fig, axes = new_figure(int(np.ceil(GRAPH_DRAW_NUM / 5)), 5, figsize=(12, 9))
+    for i, ax in enumerate(axes.flat):
+        if i >= len(best):
+            ax.set_axis_off()
+            continue
+        r = best[i]
+        ax.set_title(f"Best-{i + 1}")
+        ax.set_ylim(0.0, 1.0)
+        if i % 5:
+            ax.set_yticks([])
+        ax.set_xticks([])
+        x = np.arange(len(r["val"]))
+        ax.plot(x, r["val"])
+        ax.plot(x, r["train"], "--")
+    save_figure(fig, path)
+
+
+def plot_scatter(path, settings, records):
+    """Final validation accuracy over the first two searched hyperparameters (log axes for log ranges)."""
+    space = settings["space"]
+    done = ranked(records)
+    fig, axes = new_figure()
+    ax = axes[0, 0]
+    acc = [r["val"][-1] for r in done]
+    xs = [r["params"][space[0][0]] for r in done]
+    if len(space) >= 2:
+        ys = [r["params"][space[1][0]] for r in done]
+        points = ax.scatter(xs, ys, c=acc, cmap="viridis", vmin=0.0, vmax=1.0)
+        fig.colorbar(points, ax=ax, label="final validation accuracy")
+        ax.set_ylabel(space[1][0])
+        if space[1][1] == "log":
+            ax.set_yscale("log")
+    else:
+        ax.scatter(xs, acc)
+        ax.set_ylabel("final validation accuracy")
+    ax.set_xlabel(space[0][0])
+    if space[0][1] == "log":
+        ax.set_xscale("log")
+    save_figure(fig, path)
+
+
+# ---------------------------------------------------------------- the search
+
+def search(settings, out, data_dir=None, engine="dask", scheduler=None, workers=None, client=None,
+           echo=print):
+    """Run the trials of ``settings`` missing from ``out``; return all records {trial: record}.
+
+    ``engine`` is "dask" (``client``, else a cluster at ``scheduler``, else a
+    LocalCluster of ``workers`` processes) or "serial" (this process). Each
+    finished trial is written at once, so an interrupted search keeps it.
+    """
+    out = prepare_out_dir(out)
+    permutation, plan = plan_trials(settings)
+    data = split_data(settings, permutation, data_dir)
+    records = {}
+    if (out / "results.json").exists():
+        records = {r["trial"]: r for r in json.loads((out / "results.json").read_text()) if r["trial"] < len(plan)}
+    write_json(out / "search.json", settings)
+    todo = [item for item in plan if item["trial"] not in records]
+    if records:
+        echo(f"resuming: {len(records)} of {len(plan)} trials already done, {len(todo)} to run")
+    warm_kernels(data, settings)
+    with contextlib.ExitStack() as stack:
+        if engine == "serial":
+            results = run_serial(todo, data, settings)
+        else:
+            if client is None:
+                client = stack.enter_context(dask_client(scheduler, workers))
+            nworkers = len(client.scheduler_info()["workers"])
+            echo(f"{len(todo)} trials on {nworkers} Dask workers ({client.scheduler.address})")
+            results = run_dask(client, todo, data, settings)
+        start = time.perf_counter()
+        for record in results:
+            records[record["trial"]] = record
+            write_results(out, settings, records)
+            echo(progress_line(record, records, len(plan), time.perf_counter() - start))
+    plot_best(out / "best_curves.png", records)
+    plot_scatter(out / "scatter.png", settings, records)
+    echo("=========== Hyper-Parameter Optimization Result ===========")
+    for i, r in enumerate(ranked(records)[:GRAPH_DRAW_NUM]):
+        echo(f"Best-{i + 1}(val acc:{r['val'][-1]}) | {_label(r['params'])}")
+    return records
+
+
+def progress_line(record, records, total, elapsed):
+    best = ranked(records)
+    head = f"[{len(records)}/{total} {elapsed:.0f}s] trial {record['trial']}: "
+    if record["status"] == "ok":
+        head += f"val acc:{record['val'][-1]} | {_label(record['params'])}"
+    else:
+        head += f"{record['status']} ({record['error']}) | {_label(record['params'])}"
+    if best:
+        head += f"  -- best so far {best[0]['val'][-1]} (trial {best[0]['trial']})"
+    return head
+
+
+# ---------------------------------------------------------------- command line
+
+def add_arguments(parser):
+    b = BOOK
+    parser.add_argument("--trials", type=int, help=f"number of random trials (default: the book's {b['trials']})")
+    parser.add_argument("--epochs", type=int, help=f"epochs per trial (default: {b['epochs']})")
+    parser.add_argument("--train-size", type=int, help=f"MNIST training samples used, 20%% of them for "
+                        f"validation (default: {b['train_size']})")
+    parser.add_argument("--space", type=parse_space, action="append", metavar="NAME=log:LO:HI",
+                        help="a searched hyperparameter, drawn in the order given (repeatable; default: the "
+                             "book's weight_decay=log:1e-8:1e-4 lr=log:1e-6:1e-2)")
+    parser.add_argument("--optimizer", type=str.lower, help=f"default: {b['optimizer']}")
+    parser.add_argument("--seed", type=int, help="seed of NumPy's global generator, as np.random.seed(SEED) at "
+                        "the top of the book's script (default: 0)")
+    parser.add_argument("--out", metavar="DIR", help="output directory (default: runs/search)")
+    parser.add_argument("--resume", metavar="DIR", help="run the trials missing from DIR, with DIR's settings "
+                        "(--trials may grow the search)")
+    parser.add_argument("--data-dir", metavar="DIR", help="directory with the MNIST IDX .gz files")
+    engine = parser.add_mutually_exclusive_group()
+    engine.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786")
+    engine.add_argument("--workers", type=int, help="worker processes of the local Dask cluster "
+                        "(default: all cores)")
+    engine.add_argument("--serial", action="store_true", help="run the trials one by one in this process "
+                        "(no Dask)")
+
+
+def resolve(args):
+    """Settings and output directory from the arguments; :class:`SearchError` for any that cannot run."""
+    given = {"trials": args.trials, "epochs": args.epochs, "train_size": args.train_size, "space": args.space,
+             "optimizer": args.optimizer, "seed": args.seed}
+    if args.resume:
+        if args.out and Path(args.out) != Path(args.resume):
+            raise SearchError("--resume DIR writes into DIR: drop --out")
+        saved_path = Path(args.resume) / "search.json"
+        if not saved_path.is_file():
+            raise SearchError(f"--resume {args.resume}: no search.json there")
+        settings = json.loads(saved_path.read_text())
+        for key, value in given.items():
+            if value is not None and value != settings[key] and key != "trials":
+                raise SearchError(f"--resume {args.resume}: --{key.replace('_', '-')} {value} differs from the "
+                                  f"saved {settings[key]}")
+        if args.trials is not None:
+            settings["trials"] = args.trials
+        out = Path(args.resume)
+    else:
+        settings = {key: BOOK[key] if given[key] is None else given[key] for key in SETTINGS if key != "seed"}
+        settings["seed"] = 0 if args.seed is None else args.seed
+        out = Path(args.out or "runs/search")
+        if (out / "search.json").exists():
+            raise SearchError(f"--out {out} holds a search already: continue it with --resume {out}")
+    check_settings(settings)
+    if args.workers is not None and args.workers < 1:
+        raise SearchError(f"--workers must be >= 1, got {args.workers}")
+    if not args.serial:
+        import_distributed()
+    return {key: settings[key] for key in SETTINGS}, out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="fastdl search", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        settings, out = resolve(args)
+    except SearchError as exc:
+        parser.error(str(exc))
+    workers = args.workers or len(os.sched_getaffinity(0))
+    try:
+        search(settings, out, args.data_dir, "serial" if args.serial else "dask", args.scheduler, workers)
+    except DatasetError as exc:
+        print(f"fastdl search: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        done = len(json.loads((out / "results.json").read_text())) if (out / "results.json").exists() else 0
+        print(f"\ninterrupted: {done} finished trials kept in {out}; continue with --resume {out}", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""fastdl search: the book's ch06 trials, serial and on a real local Dask cluster."""
+import csv
+import json
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from fastdl.app import search as S
+from fastdl.datasets import load_mnist
+from tests.book.hyperparameter_optimization import hyperparameter_optimization
+
+TINY = {"trials": 4, "epochs": 3, "train_size": 300, "space": S.BOOK["space"], "optimizer": "sgd", "seed": 7}
+
+
+def run(settings, out, mnist_dir, **kw):
+    return S.search(settings, out, mnist_dir, echo=lambda line: None, **kw)
+
+
+def curves(records):
+    return {k: (r["params"], r["status"], r["val"], r["train"]) for k, r in records.items()}
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory, mnist_dir):
+    return run(TINY, tmp_path_factory.mktemp("serial"), mnist_dir, engine="serial")
+
+
+def test_same_trials_as_the_books_script(serial, mnist_dir):
+    """Same seed: the book's hyperparameters bit for bit, its curves up to float rounding."""
+    (x, t), _ = load_mnist(normalize=True, data_dir=mnist_dir)
+    book = hyperparameter_optimization(x, t, TINY["seed"], TINY["trials"], TINY["epochs"], TINY["train_size"])
+    for k, (lr, weight_decay, val, train) in enumerate(book):
+        r = serial[k]
+        assert r["status"] == "ok"
+        assert (r["params"]["lr"], r["params"]["weight_decay"]) == (lr, weight_decay)
+        np.testing.assert_allclose(r["val"], val, atol=1e-12)
+        np.testing.assert_allclose(r["train"], train, atol=1e-12)
+
+
+def test_replayed_generator_state_is_the_trials_own(mnist_dir):
+    """A trial consumes exactly what plan_trials replays, so the next trial starts where the book's would."""
+    permutation, plan = S.plan_trials(dict(TINY, trials=2))
+    data = S.split_data(TINY, permutation, mnist_dir)
+    before = np.random.get_state()
+    np.random.set_state(plan[0]["state"])
+    network = S.MultiLayerNet(784, [100] * 6, 10)
+    S.Trainer(network, *data, epochs=TINY["epochs"], verbose=False).train()
+    rs = np.random.RandomState()
+    rs.set_state(np.random.get_state())
+    np.random.set_state(before)
+    for name, kind, lo, hi in TINY["space"]:
+        assert S._draw(rs, kind, lo, hi) == plan[1]["params"][name]
+    assert all(np.array_equal(a, b) for a, b in zip(rs.get_state(), plan[1]["state"]))
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")  # CI installs fastdl[distributed]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, env=S._worker_env()) as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
+def test_dask_equals_serial_trial_by_trial(serial, cluster, tmp_path, mnist_dir):
+    records = run(TINY, tmp_path, mnist_dir, client=cluster)
+    assert curves(records) == curves(serial)
+    assert len({r["worker"] for r in records.values()}) == 2
+    rows = list(csv.DictReader(open(tmp_path / "trials.csv")))
+    assert [int(r["trial"]) for r in rows] == list(range(TINY["trials"]))
+    assert [float(r["lr"]) for r in rows] == [serial[k]["params"]["lr"] for k in range(TINY["trials"])]
+    assert (tmp_path / "best_curves.png").stat().st_size and (tmp_path / "scatter.png").stat().st_size
+
+
+def test_workers_load_the_cached_kernels(serial, cluster):
+    """After the driver warmed the cache, no worker compiles a kernel: Numba's cache served every one."""
+    def misses():
+        import fastdl.kernels.layers as layers
+        import fastdl.kernels.optim as optim
+        found = [v for m in (layers, optim) for v in vars(m).values() if hasattr(v, "stats")]
+        return sum(sum(d.stats.cache_misses.values()) for d in found), sum(
+            sum(d.stats.cache_hits.values()) for d in found)
+    for miss, hit in cluster.run(misses).values():
+        assert miss == 0 and hit > 0
+
+
+def test_killed_worker_trial_is_retried(serial, cluster, tmp_path, mnist_dir):
+    settings = dict(TINY, epochs=30)
+    pids = cluster.run(os.getpid)
+    killed = []
+
+    def kill_one():
+        while not killed:
+            busy = [w for w, keys in cluster.processing().items() if keys]
+            if busy:
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                killed.append(busy[0])
+            time.sleep(0.05)
+    threading.Thread(target=kill_one, daemon=True).start()
+    records = run(settings, tmp_path, mnist_dir, client=cluster)
+    assert killed
+    assert sorted(records) == list(range(TINY["trials"]))
+    reference = run(settings, tmp_path / "serial", mnist_dir, engine="serial")
+    for k, r in records.items():
+        assert r["status"] == "ok" and r["val"] == reference[k]["val"] or r["status"] == "failed"
+    cluster.wait_for_workers(2, timeout=60)
+
+
+def test_resume_runs_only_the_missing_trials(serial, tmp_path, mnist_dir):
+    records = {k: serial[k] for k in (0, 2)}
+    S.write_results(tmp_path, TINY, records)
+    seen = []
+    resumed = S.search(TINY, tmp_path, mnist_dir, engine="serial", echo=seen.append)
+    assert seen[0] == "resuming: 2 of 4 trials already done, 2 to run"
+    assert curves(resumed) == curves(serial)
+    assert len(json.loads((tmp_path / "results.json").read_text())) == 4
+
+
+@pytest.mark.parametrize("optimizer, space, status, error", [
+    ("sgd", [["lr", "log", 1e3, 1e4]], "diverged", "loss"),           # the loss overflows
+    ("momentum", [["momentum", "lin", 2.0, 3.0]], "failed", "momentum must be in [0, 1)"),
+])
+def test_failed_trial_is_recorded_and_the_search_goes_on(optimizer, space, status, error, tmp_path, mnist_dir):
+    settings = dict(TINY, optimizer=optimizer, space=space, trials=2)
+    records = run(settings, tmp_path, mnist_dir, engine="serial")
+    assert [r["status"] for r in records.values()] == [status, status]
+    assert error in records[1]["error"]
+    rows = list(csv.DictReader(open(tmp_path / "trials.csv")))
+    assert [r["status"] for r in rows] == [status, status]
+    assert (tmp_path / "best_curves.png").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--space", "lr=log:0:1"], "log bounds must be > 0"),
+    (["--space", "lr=log:1e-2:1e-6"], "LO < HI"),
+    (["--space", "beta1=log:0.5:0.9"], "--space beta1: not an option of sgd"),
+    (["--space", "lr"], "expected NAME=log:LO:HI"),
+    (["--optimizer", "lbfgs"], "--optimizer 'lbfgs'"),
+    (["--trials", "0"], "--trials must be >= 1"),
+    (["--train-size", "70000"], "MNIST has 60000"),
+    (["--workers", "0"], "--workers must be >= 1"),
+    (["--workers", "2", "--scheduler", "tcp://x:1"], "not allowed with argument"),
+    (["--resume", "nowhere"], "no search.json"),
+])
+def test_bad_arguments_exit_2_before_anything_starts(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        S.main([*argv, "--serial"] if "--scheduler" not in argv and "--workers" not in argv else argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_search_asks_for_resume(tmp_path, capsys):
+    S.write_json(tmp_path / "search.json", TINY)
+    with pytest.raises(SystemExit) as exc:
+        S.main(["--out", str(tmp_path), "--serial"])
+    assert exc.value.code == 2 and f"--resume {tmp_path}" in capsys.readouterr().err
