@@ -11,6 +11,8 @@ import pytest
 
 from fastdl.app import search as S
 from fastdl.datasets import load_mnist
+from fastdl.networks import MultiLayerNet
+from fastdl.trainer import Trainer
 from tests.book.hyperparameter_optimization import hyperparameter_optimization
 
 TINY = {"trials": 4, "epochs": 3, "train_size": 300, "space": S.BOOK["space"], "optimizer": "sgd", "seed": 7}
@@ -42,13 +44,12 @@ def test_same_trials_as_the_books_script(serial, mnist_dir):
 
 
 def test_replayed_generator_state_is_the_trials_own(mnist_dir):
-    """A trial consumes exactly what plan_trials replays, so the next trial starts where the book's would."""
+    """The book's Trainer consumes exactly what plan_trials replays, so the next trial starts where the book's would."""
     permutation, plan = S.plan_trials(dict(TINY, trials=2))
     data = S.split_data(TINY, permutation, mnist_dir)
     before = np.random.get_state()
     np.random.set_state(plan[0]["state"])
-    network = S.MultiLayerNet(784, [100] * 6, 10)
-    S.Trainer(network, *data, epochs=TINY["epochs"], verbose=False).train()
+    Trainer(MultiLayerNet(784, [100] * 6, 10), *data, epochs=TINY["epochs"], verbose=False).train()
     rs = np.random.RandomState()
     rs.set_state(np.random.get_state())
     np.random.set_state(before)
@@ -160,3 +161,11 @@ def test_an_existing_search_asks_for_resume(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         S.main(["--out", str(tmp_path), "--serial"])
     assert exc.value.code == 2 and f"--resume {tmp_path}" in capsys.readouterr().err
+
+
+def test_missing_dask_names_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(SystemExit) as exc:
+        S.main(["--out", str(tmp_path / "out")])
+    assert exc.value.code == 2 and "pip install 'fastdl[distributed]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
