@@ -395,13 +395,18 @@ def search(settings, out, data_dir=None, engine="dask", scheduler=None, workers=
     todo = [item for item in plan if item["trial"] not in records]
     if records:
         echo(f"resuming: {len(records)} of {len(plan)} trials already done, {len(todo)} to run")
-    warm_kernels(data, settings)
     with contextlib.ExitStack() as stack:
-        if engine == "serial":
+        if engine == "serial":  # the first trial compiles or loads the kernels itself
             results = run_serial(todo, data, settings)
         else:
-            if client is None:
-                client = stack.enter_context(dask_client(scheduler, workers))
+            # Warm the cache while the workers start (a second of each is waiting on the other process).
+            warming = threading.Thread(target=warm_kernels, args=(data, settings))
+            warming.start()
+            try:
+                if client is None:
+                    client = stack.enter_context(dask_client(scheduler, workers))
+            finally:
+                warming.join()
             nworkers = len(client.scheduler_info()["workers"])
             echo(f"{len(todo)} trials on {nworkers} Dask workers ({client.scheduler.address})")
             results = run_dask(client, todo, data, settings)
@@ -510,4 +515,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the module under its import name: Dask pickles run_trial by reference to it, whereas
+    # functions of __main__ would travel by value (with the lock) and not reach the workers.
+    from fastdl.app import search as _module
+    sys.exit(_module.main())
