@@ -35,7 +35,7 @@ hyperparameter_optimization(x, t, 0, int(sys.argv[1]))
 
 
 def commands(trials, workers, scratch):
-    search = [sys.executable, "-m", "fastdl.app.search", "--trials", str(trials), "--seed", "0",
+    search = [sys.executable, "-m", "fastdl", "search", "--trials", str(trials), "--seed", "0",
               "--data-dir", str(DATA)]
     return {
         "fastdl search (Dask, local)": search + ["--workers", str(workers), "--out", f"{scratch}/dask"],

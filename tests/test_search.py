@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fastdl.app import search as S
+from fastdl.app.cli import main
 from fastdl.datasets import load_mnist
 from fastdl.networks import MultiLayerNet
 from fastdl.trainer import Trainer
@@ -150,7 +151,8 @@ def test_failed_trial_is_recorded_and_the_search_goes_on(optimizer, space, statu
 def test_bad_arguments_exit_2_before_anything_starts(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exc:
-        S.main([*argv, "--serial"] if "--scheduler" not in argv and "--workers" not in argv else argv)
+        engine = [] if "--scheduler" in argv or "--workers" in argv else ["--serial"]
+        main(["search", *argv, *engine])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
@@ -159,13 +161,13 @@ def test_bad_arguments_exit_2_before_anything_starts(argv, message, tmp_path, ca
 def test_an_existing_search_asks_for_resume(tmp_path, capsys):
     S.write_json(tmp_path / "search.json", TINY)
     with pytest.raises(SystemExit) as exc:
-        S.main(["--out", str(tmp_path), "--serial"])
+        main(["search", "--out", str(tmp_path), "--serial"])
     assert exc.value.code == 2 and f"--resume {tmp_path}" in capsys.readouterr().err
 
 
 def test_missing_dask_names_the_extra(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "distributed", None)  # import distributed -> ImportError
     with pytest.raises(SystemExit) as exc:
-        S.main(["--out", str(tmp_path / "out")])
+        main(["search", "--out", str(tmp_path / "out")])
     assert exc.value.code == 2 and "pip install 'fastdl[distributed]'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

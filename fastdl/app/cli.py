@@ -1,16 +1,16 @@
-"""The ``fastdl`` command (also ``python -m fastdl``): train, evaluate, compare.
+"""The ``fastdl`` command (also ``python -m fastdl``): train, evaluate, compare, search.
 
 Each command's options and code live in its own module (:mod:`.train`,
-:mod:`.evaluate`, :mod:`.compare`). Every argument is checked before any data
+:mod:`.evaluate`, :mod:`.compare`, :mod:`.search`). Every argument is checked before any data
 is loaded; a bad one ends the command with exit status 2 and a message naming it.
 """
 import argparse
 import sys
 
 from ..datasets import DatasetError
-from . import compare, evaluate, train
+from . import compare, evaluate, search, train
 
-COMMANDS = (train, evaluate, compare)
+COMMANDS = (train, evaluate, compare, search)
 
 
 def build_parser():

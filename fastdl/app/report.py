@@ -1,6 +1,7 @@
 """Files the commands write, each whole or not at all (temporary file + ``os.replace``); what was written."""
 import contextlib
 import csv
+import json
 import os
 import tempfile
 import time
@@ -45,6 +46,12 @@ def write_csv(path, rows, fieldnames):
         writer = csv.DictWriter(f, fieldnames=fieldnames)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def write_json(path, data):
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
 
 
 def new_figure(nrows=1, ncols=1, figsize=(6.4, 4.8)):

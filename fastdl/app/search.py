@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets import DatasetError, load_mnist
+from ..datasets import load_mnist
 from ..diagnostics import NonFiniteLossError, check_finite_loss
 from ..networks import MultiLayerNet
 from ..optimizers import OPTIMIZERS, get_optimizer
-from ..outputs import new_figure, prepare_out_dir, save_figure, write_csv, write_json
+from .report import new_figure, prepare_out_dir, save_figure, write_csv, write_json
 
 BOOK = {
     "trials": 100, "epochs": 50, "train_size": 500, "validation_rate": 0.2, "batch_size": 100,
@@ -493,29 +493,25 @@ def resolve(args):
     return {key: settings[key] for key in SETTINGS}, out
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="fastdl search", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
+def add_parser(commands):
+    """The ``search`` subcommand of ``commands`` (an argparse subparsers object)."""
+    p = commands.add_parser("search", help="the book's ch06 random hyperparameter search, in parallel on Dask",
+                            description=__doc__.split("\n\n")[0])
+    add_arguments(p)
+    p.set_defaults(run=run_command, parser=p)
+
+
+def run_command(args):
+    """``fastdl search`` with the parsed ``args``; returns the exit status (2 for settings that cannot run)."""
     try:
         settings, out = resolve(args)
     except SearchError as exc:
-        parser.error(str(exc))
+        args.parser.error(str(exc))
     workers = args.workers or len(os.sched_getaffinity(0))
     try:
         search(settings, out, args.data_dir, "serial" if args.serial else "dask", args.scheduler, workers)
-    except DatasetError as exc:
-        print(f"fastdl search: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         done = len(json.loads((out / "results.json").read_text())) if (out / "results.json").exists() else 0
         print(f"\ninterrupted: {done} finished trials kept in {out}; continue with --resume {out}", file=sys.stderr)
         return 130
     return 0
-
-
-if __name__ == "__main__":
-    # Run the module under its import name: Dask pickles run_trial by reference to it, whereas
-    # functions of __main__ would travel by value (with the lock) and not reach the workers.
-    from fastdl.app import search as _module
-    sys.exit(_module.main())
