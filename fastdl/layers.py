@@ -572,3 +572,9 @@ class BatchNormReluDropout:
         arguments = self.batchnorm.backward_arguments(grad)
         BD.dropout_relu_batchnorm_backward(dout, dropout_mask, relu.mask, *arguments)
         return arguments[-1]
+
+
+# Chapter 7's layers and helpers, as the book's ``from common.layers import *`` exposes them. Imported last:
+# fastdl.convolution takes this module's helpers (the package imports fastdl.layers first).
+from .convolution import Convolution, Pooling  # noqa: E402,F401
+from .util import col2im, im2col  # noqa: E402,F401

@@ -1,0 +1,161 @@
+"""The book's chapter-7 layers, ``Convolution`` and (max) ``Pooling``, over the kernels in ``kernels/conv.py``.
+
+Same constructors, attributes and semantics as the book's ``common/layers.py``
+on (N, C, H, W) input; float32 and float64 stay as they are (W's dtype for
+Convolution, the input's for Pooling). As fastdl's other layers, outputs,
+``dx``, ``dW``, ``db``, ``col`` and ``arg_max`` are buffers reused while the
+shapes stay the same: valid until the layer's next ``forward``/``backward``.
+
+API for networks (beyond the book):
+
+* ``Convolution(W, b, stride=1, pad=0, relu=False)``: with ``relu=True`` the
+  layer is conv -> ReLU fused: ``forward`` returns ``max(conv(x), 0)`` and
+  ``backward``/``backward_params`` take the gradient of that output (the
+  book's Relu mask, output <= 0, applied inside the kernel).
+* ``Convolution.backward_params(dout)``: only ``dW`` and ``db`` (returns
+  None): a network's first layer, whose ``dx`` nobody needs, as
+  ``Affine.backward_params``.
+"""
+import numpy as np
+
+from .kernels import conv as CK
+from .layers import require_forward, reuse
+from .util import window_output_shape
+from .validation import FLOAT_DTYPES, as_float_array
+
+
+class Convolution:
+    """2-D convolution (cross-correlation, as the book's) of (N, C, H, W) input with FN filters.
+
+    Parameters
+    ----------
+    W : (FN, C, FH, FW) float32 or float64 array, kept by reference (read afresh every call).
+    b : (FN,) array of W's dtype, kept by reference.
+    stride, pad : int, stride >= 1, pad >= 0.
+    relu : bool, fuse a ReLU after the convolution (see the module docstring).
+
+    ``forward(x)`` returns (N, FN, OH, OW) with OH = (H + 2*pad - FH)/stride + 1
+    (must be a whole number); ``backward(dout)`` returns dx (N, C, H, W) and
+    leaves ``dW`` (FN, C, FH, FW) and ``db`` (FN,). After ``forward``, ``col``
+    is the book's im2col matrix (N*OH*OW, C*FH*FW) and ``col_W`` W as (C*FH*FW, FN).
+    """
+
+    def __init__(self, W, b, stride=1, pad=0, relu=False):
+        self.W = W
+        self.b = b
+        self.stride = stride
+        self.pad = pad
+        self.relu = bool(relu)
+        self.x = None
+        self.col = None
+        self.col_W = None
+        self.dW = None
+        self.db = None
+        self._out = self._out2d = self._dout2d = self._dcol = self._dx = None
+
+    def _weights(self):
+        """``(W, b)`` checked, W C-contiguous (a copy only for another layout), b of W's dtype."""
+        W, b = self.W, self.b
+        if not isinstance(W, np.ndarray) or W.ndim != 4:
+            raise ValueError(f"Convolution W must be a (FN, C, FH, FW) array, got shape {np.shape(W)}")
+        if W.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"Convolution W has dtype {W.dtype}; use W.astype(np.float64)")
+        W = np.ascontiguousarray(W)
+        b = as_float_array(b, W.dtype, "b")
+        if b.shape != (W.shape[0],):
+            raise ValueError(f"Convolution b has shape {b.shape}, but W has shape {W.shape}: "
+                             f"expected ({W.shape[0]},)")
+        return W, b
+
+    def forward(self, x):
+        W, b = self._weights()
+        FN, C, FH, FW = W.shape
+        x = as_float_array(x, W.dtype)
+        out_h, out_w = window_output_shape("Convolution", x.shape, FH, FW, self.stride, self.pad)
+        if x.shape[1] != C:
+            raise ValueError(f"Convolution input has {x.shape[1]} channels (shape {x.shape}), "
+                             f"but W has shape {W.shape}: expected {C}")
+        N = x.shape[0]
+        rows = N * out_h * out_w
+        self.col = col = reuse(self.col, (rows, C * FH * FW), W.dtype)
+        self._out2d = out2d = reuse(self._out2d, (rows, FN), W.dtype)
+        self._out = out = reuse(self._out, (N, FN, out_h, out_w), W.dtype)
+        W2 = W.reshape(FN, -1)
+        CK.conv_forward(x, W2, b, FH, FW, int(self.stride), int(self.pad), self.relu, col, out2d, out)
+        self.x = x
+        self.col_W = W2.T
+        return out
+
+    def _backward(self, dout, need_dx):
+        require_forward(self, self.x)
+        W = self._weights()[0]
+        dout = as_float_array(dout, W.dtype, "dout")
+        if dout.shape != self._out.shape:
+            raise ValueError(f"Convolution.backward got dout of shape {dout.shape}, "
+                             f"the forward output was {self._out.shape}")
+        FN, C, FH, FW = W.shape
+        self._dout2d = dout2d = reuse(self._dout2d, self._out2d.shape, W.dtype)
+        self.dW = reuse(self.dW, W.shape, W.dtype)
+        self.db = reuse(self.db, (FN,), W.dtype)
+        if need_dx:
+            self._dcol = reuse(self._dcol, self.col.shape, W.dtype)
+            self._dx = reuse(self._dx, self.x.shape, W.dtype)
+        dcol = self._dcol if need_dx else self.col  # unused without dx; any array of that type will do
+        dx = self._dx if need_dx else self.x
+        CK.conv_backward(dout, self._out, self.col, W.reshape(FN, -1), FH, FW, int(self.stride), int(self.pad),
+                         self.relu, need_dx, dout2d, self.dW.reshape(FN, -1), self.db, dcol, dx)
+        return dx if need_dx else None
+
+    def backward(self, dout):
+        return self._backward(dout, True)
+
+    def backward_params(self, dout):
+        """``dW`` and ``db`` only (returns None): the first layer's ``dx`` is work nobody needs."""
+        self._backward(dout, False)
+
+
+class Pooling:
+    """Max pooling over pool_h x pool_w windows of (N, C, H, W) input.
+
+    Parameters
+    ----------
+    pool_h, pool_w : int >= 1
+    stride : int >= 1 (the book's default, 2, since 2020)
+    pad : int >= 0. The book pads in im2col but sizes its output without the
+        pad, so pad > 0 crashes there; here the output is sized with the pad
+        and padding counts as zeros in the max, as the book's im2col fills it.
+
+    ``forward(x)`` returns (N, C, OH, OW), OH = (H + 2*pad - pool_h)/stride + 1
+    (a whole number), and leaves ``arg_max`` (N*OH*OW*C,) int64 in the book's
+    order: the offset ky*pool_w + kx of each window's first maximum.
+    ``backward(dout)`` adds each window's gradient at its maximum.
+    """
+
+    def __init__(self, pool_h, pool_w, stride=2, pad=0):
+        self.pool_h = pool_h
+        self.pool_w = pool_w
+        self.stride = stride
+        self.pad = pad
+        self.x = None
+        self.arg_max = None
+        self._out = self._dx = None
+
+    def forward(self, x):
+        x = as_float_array(x)
+        out_h, out_w = window_output_shape("Pooling", x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
+        N, C = x.shape[:2]
+        self._out = out = reuse(self._out, (N, C, out_h, out_w), x.dtype)
+        self.arg_max = arg_max = reuse(self.arg_max, (N * out_h * out_w * C,), np.dtype(np.int64))
+        CK.pool_forward(x, int(self.pool_h), int(self.pool_w), int(self.stride), int(self.pad), out, arg_max)
+        self.x = x
+        return out
+
+    def backward(self, dout):
+        require_forward(self, self.x)
+        dout = as_float_array(dout, self.x.dtype, "dout")
+        if dout.shape != self._out.shape:
+            raise ValueError(f"Pooling.backward got dout of shape {dout.shape}, "
+                             f"the forward output was {self._out.shape}")
+        self._dx = dx = reuse(self._dx, self.x.shape, self.x.dtype)
+        CK.pool_backward(dout, self.arg_max, int(self.pool_h), int(self.pool_w), int(self.stride), int(self.pad), dx)
+        return dx
