@@ -8,6 +8,7 @@ a checkpoint's schema) before any array is allocated, and then reads each
 array with no more bytes than its header and the zip directory declare.
 """
 import math
+import os
 import zipfile
 
 import numpy as np
@@ -26,6 +27,9 @@ class BoundedNpz:
     Parameters
     ----------
     path : str or Path of the archive
+    max_inflated : int, optional
+        Bytes that the compressed members may declare in all; uncompressed members are
+        bounded by the file itself. None: no bound beyond the declared sizes.
 
     Attributes
     ----------
@@ -39,13 +43,26 @@ class BoundedNpz:
         (or holds Python objects, which are never unpickled).
     """
 
-    def __init__(self, path):
+    def __init__(self, path, max_inflated=None):
         self.path = path
         self._zip = zipfile.ZipFile(path)
         self._members = {}
         self.headers = {}
         try:
+            size = os.path.getsize(path)
+            inflated = 0
             for info in self._zip.infolist():
+                if info.header_offset + info.compress_size > size:
+                    raise NpzError(f"{info.filename} is truncated: it claims {info.compress_size} bytes "
+                                   f"at offset {info.header_offset} of a {size}-byte file")
+                if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+                    raise NpzError(f"{info.filename} is stored uncompressed, yet declares {info.file_size} "
+                                   f"bytes in {info.compress_size}")
+                if info.compress_type != zipfile.ZIP_STORED:
+                    inflated += info.file_size
+                    if max_inflated is not None and inflated > max_inflated:
+                        raise NpzError(f"{info.filename}: the compressed members would inflate to more than "
+                                       f"{max_inflated} bytes")
                 name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
                 with self._zip.open(info) as member:
                     shape, fortran, dtype = _read_header(member, name)

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,8 +17,9 @@ import numpy as np
 import pytest
 
 import fastdl
-from fastdl.app.cli import main
+from fastdl.app import checkpoint
 from fastdl.app.checkpoint import CheckpointError, load_checkpoint, restore_network
+from fastdl.app.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = ["--train-size", "600", "--batch-size", "50", "--hidden", "20", "--dtype", "float64", "--seed", "3",
@@ -247,6 +249,52 @@ DAMAGE = {
                                          r"optimizer/m/W1 has shape \(3,\), params\['W1'\] \(784, 20\)"),
     "unknown buffer": (lambda p: rewrite(p, lambda a: a.update({"buffers/Dropout9.running_mean": np.zeros(20)})),
                        "has buffer 'Dropout9.running_mean'"),
+    "complex parameter": (lambda p: rewrite(p, lambda a: a.update({"params/W2": a["params/W2"] + 0j})),
+                          r"params/W2 is complex128 \(20, 10\); expected a float array"),
+    "string parameter": (lambda p: rewrite(p, lambda a: a.update({"params/W1": np.full((784, 20), "x")})),
+                         r"params/W1 is <U1 \(784, 20\); expected a float array"),
+    "empty run": (lambda p: rewrite(p, lambda a: a.update(run=np.array(""))), "'run' is not JSON"),
+    "run of no keys": (lambda p: rewrite(p, lambda a: a.update(run=np.array("{}"))), "run lacks 'dataset'"),
+    "run not an object": (lambda p: rewrite(p, lambda a: a.update(run=np.array("[1, 2]"))),
+                          "'run' holds a list, expected a JSON object"),
+    "run without interrupted": (lambda p: rewrite(p, set_json("run", lambda r: r.pop("interrupted"))),
+                                "run lacks 'interrupted'"),
+    "run without epochs_done": (lambda p: rewrite(p, set_json("run", lambda r: r.pop("epochs_done"))),
+                                "run lacks 'epochs_done'"),
+    "epochs_done a string": (lambda p: rewrite(p, set_json("run", lambda r: r.update(epochs_done="3"))),
+                             "run 'epochs_done' must be an integer >= 0, got '3'"),
+    "unusable hyperparameters": (lambda p: rewrite(p, set_json("run", lambda r: r["hyperparameters"].update(lr=-1))),
+                                 "run 'hyperparameters' do not make a adam .*lr"),
+    "int optimizer state": (lambda p: rewrite(p, lambda a: a.update({"optimizer/m/W1": np.zeros((784, 20), int)})),
+                            r"optimizer/m/W1 is int64 \(784, 20\); expected a float array"),
+    "float optimizer counter": (lambda p: rewrite(p, lambda a: a.update({"optimizer/iter": np.float64(3)})),
+                                "optimizer/iter is float64 \\(\\); expected an integer"),
+    "short rng keys": (lambda p: rewrite(p, lambda a: a.update({"rng/keys": a["rng/keys"][:10]})),
+                       r"rng/keys is uint32 \(10,\); NumPy's MT19937 state needs uint32 shape \(624,\)"),
+    "rng partly missing": (lambda p: rewrite(p, lambda a: a.pop("rng/pos")), r"lacks \['rng/pos'\]"),
+    "absurd layer size": (lambda p: rewrite(p, set_json("network", lambda s: s.update(hidden_size_list=[10**12]))),
+                          "network 'hidden_size_list' must be a list of integers in 1..1048576"),
+    "large layer size": (lambda p: rewrite(p, set_json("network", lambda s: s.update(hidden_size_list=[10**6]))),
+                         r"params/W1 has shape \(784, 20\) in the file, \(784, 1000000\) in the network"),
+    "2-D step_loss": (lambda p: rewrite(p, lambda a: a.update(step_loss=a["step_loss"].reshape(-1, 1))),
+                      r"step_loss has shape \(36, 1\); expected one loss per step"),
+    "unknown entry": (lambda p: rewrite(p, lambda a: a.update(extra=np.zeros(3))),
+                      "has an entry 'extra' that is no part of a fastdl checkpoint"),
+    "step_in_epoch beyond the epoch": (
+        lambda p: rewrite(p, lambda a: (set_json("run", lambda r: r.update(step_in_epoch=12, interrupted=True))(a),
+                                        a.update(epoch_order=np.arange(600)))),
+        "run 'step_in_epoch' is 12, but an epoch of 600 samples in batches of 50 has 12 steps"),
+    "epoch_order outside the data": (
+        lambda p: rewrite(p, lambda a: (set_json("run", lambda r: r.update(step_in_epoch=2, interrupted=True))(a),
+                                        a.update(epoch_order=np.arange(600) + 1))),
+        r"epoch_order holds 1..600, outside the 600 training samples \(0..599\)"),
+    "epoch_order too short": (
+        lambda p: rewrite(p, lambda a: (set_json("run", lambda r: r.update(step_in_epoch=2, interrupted=True))(a),
+                                        a.update(epoch_order=np.arange(100)))),
+        "epoch_order has 100 entries, an epoch of 12 batches of 50 needs 600"),
+    "step_in_epoch without epoch_order": (
+        lambda p: rewrite(p, set_json("run", lambda r: r.update(step_in_epoch=2, interrupted=True))),
+        "run 'step_in_epoch' is 2 but epoch_order is missing"),
 }
 
 
@@ -263,6 +311,28 @@ def test_damaged_checkpoint_gets_an_error_naming_the_file(damage, checkpoint_fil
         with pytest.raises(SystemExit) as exc:
             main(argv + ["--data-dir", str(mnist_dir)])
         assert exc.value.code == 2 and str(path) in capsys.readouterr().err
+
+
+def test_checkpoint_inflating_past_the_bound_is_refused_unread(checkpoint_file, tmp_path, monkeypatch):
+    # fastdl stores its members uncompressed; deflated ones may declare at most MAX_INFLATED bytes in all,
+    # checked from the zip directory before anything is inflated (here the bound is lowered to 1000 bytes).
+    path = tmp_path / "model.npz"
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **load_npz(checkpoint_file))
+    monkeypatch.setattr(checkpoint, "MAX_INFLATED", 1000)
+    with pytest.raises(CheckpointError, match=f"{re.escape(str(path))} is not a readable .*inflate to more than 1000"):
+        load_checkpoint(path)
+
+
+def test_restore_network_checks_every_entry_before_copying(checkpoint_file, tmp_path):
+    path = tmp_path / "model.npz"
+    shutil.copy(checkpoint_file, path)
+    rewrite(path, lambda a: a.update({"params/W2": a["params/W2"] + 0j}))
+    net = fastdl.MultiLayerNetExtend(784, [20], 10, use_dropout=True)
+    before = net.params.flat.copy()
+    with pytest.raises(CheckpointError, match=r"params/W2 is complex128"):
+        restore_network(net, path)
+    np.testing.assert_array_equal(net.params.flat, before)
 
 
 def test_restoring_into_a_network_of_another_shape_names_the_key(checkpoint_file):
