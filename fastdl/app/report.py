@@ -1,8 +1,10 @@
 """Files the commands write, each whole or not at all (temporary file + ``os.replace``); what was written."""
 import contextlib
 import csv
+import fcntl
 import json
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -10,6 +12,9 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 FILE_MODE = 0o644
+LOCK_FILE = ".fastdl.lock"
+TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}(?P<suffix>(\.[^.]+)?)$")
+"""The names :func:`atomic_path` gives its temporaries: ``.<file>.<8 random characters><file's suffix>``."""
 
 
 @contextlib.contextmanager
@@ -93,3 +98,42 @@ def finish(out, stem, fig, tables, start):
         write_csv(out / name, rows, fieldnames)
     print(f"saved: {', '.join(str(out / name) for name in names)}")
     print(f"took {time.perf_counter() - start:.1f} s")
+
+
+def is_temporary(name):
+    """True for a name :func:`atomic_path` gives a temporary file (``.model.npz.k3j_a9x2.npz``)."""
+    match = TEMPORARY.match(name)
+    return bool(match) and match["name"].endswith(match["suffix"])
+
+
+@contextlib.contextmanager
+def claim_out_dir(path, may_hold_files=False, hint="give --overwrite to replace it"):
+    """The output directory, created if needed and locked against other fastdl commands while the block runs.
+
+    Parameters
+    ----------
+    path : the directory (``--out``)
+    may_hold_files : bool
+        False: a directory that already holds files (a previous run) is refused with a
+        FileExistsError ending in ``hint``, so nothing in it is replaced unasked. True: the
+        command continues or replaces what is there (``--resume``, ``--overwrite``).
+
+    The lock (``fcntl.flock`` on ``path/.fastdl.lock``) goes with the process, so a killed run
+    never leaves a stale one. Under it, temporaries that killed writes left behind (the hidden
+    ``.model.npz.*`` of :func:`atomic_path`) are removed: no other writer can own them.
+    """
+    path = prepare_out_dir(path)
+    with open(path / LOCK_FILE, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FileExistsError(f"--out {path}: another fastdl command is writing into it "
+                                  f"(it holds {path / LOCK_FILE}); wait for it or choose another --out") from None
+        for entry in path.iterdir():
+            if is_temporary(entry.name):
+                entry.unlink(missing_ok=True)
+        existing = sorted(entry.name for entry in path.iterdir() if entry.name != LOCK_FILE)
+        if existing and not may_hold_files:
+            shown = ", ".join(existing[:5]) + (", ..." if len(existing) > 5 else "")
+            raise FileExistsError(f"--out {path} already holds a previous run ({shown}); {hint}")
+        yield path

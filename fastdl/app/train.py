@@ -26,7 +26,7 @@ from .loop import BatchFeeder, StopRequest, check_run_size, compute_threads, eva
 from .models import build_network, build_optimizer, describe_network, describe_optimizer, hyperparameters, network_spec
 from .plots import plot_training
 from .progress import Progress
-from .report import prepare_out_dir, write_csv
+from .report import claim_out_dir, write_csv
 from .settings import (COMPUTE_DEFAULTS, EXACT_LOSS_HELP, add_compute_options, dropout_ratio, non_negative_float,
                        optimizer_param, positive_float, positive_int, resolve, weight_init)
 
@@ -40,7 +40,7 @@ TRAIN_DEFAULTS = {
     "batchnorm": False, "dropout": 0.0, "exact_loss": False,
     "optimizer": "adam", "lr": 0.002, "opt_params": {}, "lr_schedule": "cosine",
     "epochs": 5, "batch_size": 100, "sampling": "shuffle", "seed": 0, "train_size": None,
-    "out": None, "resume": None, **COMPUTE_DEFAULTS,
+    "out": None, "resume": None, "overwrite": False, **COMPUTE_DEFAULTS,
 }
 """What ``fastdl train`` does when an option is not given (``--lr`` None means the optimizer's default)."""
 NETWORK_OPTIONS = ("hidden", "activation", "init", "weight_decay", "dtype", "batchnorm", "dropout", "exact_loss")
@@ -134,7 +134,16 @@ class Training:
     def run(self):
         """Train, evaluating and saving after every epoch; returns the exit status."""
         s = self.s
-        out = prepare_out_dir(self.out)
+        resuming_here = bool(s["resume"]) and Path(s["resume"]).resolve() == self.out.resolve()
+        with claim_out_dir(self.out, resuming_here or s["overwrite"],
+                           "give --resume to continue it or --overwrite to replace it") as out:
+            if s["overwrite"] and not resuming_here:
+                for name in (METRICS_FILE, PLOT_FILE, MODEL_FILE):
+                    (out / name).unlink(missing_ok=True)
+            return self._run(out)
+
+    def _run(self, out):
+        s = self.s
         self._print_plan()
         (x, t), (x_test, t_test) = load_mnist(data_dir=s["data_dir"], dataset=s["dataset"])
         if s["train_size"]:
@@ -336,6 +345,8 @@ def add_parser(commands):
                      help="train on the first N training samples only (default: all 60,000)")
     run.add_argument("--out", metavar="DIR", help="output directory (default: runs/train-<date>-<time>, "
                                                   "or the --resume directory)")
+    run.add_argument("--overwrite", action="store_true", default=None,
+                     help="replace the run already in --out (refused without it, or --resume)")
     run.add_argument("--resume", metavar="DIR",
                      help="continue the run saved in DIR where it stopped (network, optimizer state, RNG, batch "
                           "order): bit for bit as if never stopped; without --epochs it finishes the saved run")

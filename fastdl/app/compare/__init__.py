@@ -3,6 +3,7 @@
 Each module has its ``HELP`` line, its ``DEFAULTS``, ``add_arguments(parser)``
 and ``run(args)``, which writes the experiment's figure and numbers into ``--out``.
 """
+from ..report import claim_out_dir
 from ..settings import resolve_args
 from . import batchnorm, init, lr, optimizers, overfit, paths
 
@@ -18,6 +19,8 @@ def add_parser(commands):
     for name, module in EXPERIMENTS.items():
         e = experiments.add_parser(name, help=module.HELP, description=module.HELP)
         e.add_argument("--out", metavar="DIR", help=f"output directory (default: runs/compare-{name})")
+        e.add_argument("--overwrite", action="store_true",
+                       help="replace the results already in --out (refused without it)")
         module.add_arguments(e)
         e.set_defaults(run=run_command, experiment=module, defaults={"out": f"runs/compare-{name}", **module.DEFAULTS},
                        parser=e)
@@ -25,4 +28,6 @@ def add_parser(commands):
 
 def run_command(args):
     """Resolve the experiment's settings (checking the run's sizes) and run it; returns the exit status."""
-    return args.experiment.run(resolve_args(args, args.defaults))
+    args = resolve_args(args, args.defaults)
+    with claim_out_dir(args.out, args.overwrite):
+        return args.experiment.run(args)
