@@ -149,6 +149,22 @@ def _user_cache_dir(dataset):
     return root / "fastdl" / dataset
 
 
+class MissingDataError(DatasetError):
+    """The dataset's files are not where fastdl looked and could not be downloaded."""
+
+
+def find_dataset(dataset="mnist", data_dir=None):
+    """The directory that holds the dataset's four ``.gz`` files, downloading them if it has to.
+
+    What :func:`load_mnist` does first, without parsing anything: commands call it
+    before they print a plan or create an output directory. Raises DatasetError
+    (MissingDataError when the files are nowhere) naming the places looked in.
+    """
+    if dataset not in TITLES:
+        raise DatasetError(f"unknown dataset {dataset!r}; choose one of {sorted(TITLES)}")
+    return _find_source(dataset, data_dir)
+
+
 def _find_source(dataset, data_dir):
     """The directory holding all four files, downloading the missing ones if it has to."""
     if data_dir is not None:
@@ -160,7 +176,7 @@ def _find_source(dataset, data_dir):
         explicit = False
     for directory, origin in places:
         if explicit and not directory.is_dir():
-            raise DatasetError(
+            raise MissingDataError(
                 f"{TITLES[dataset]} data directory {directory} (from the {origin}) does not exist "
                 f"or is not a directory; it must be the directory that holds {', '.join(FILES.values())}"
             )
@@ -185,7 +201,7 @@ def _download(dataset, target, places):
             except (OSError, DatasetError) as exc:
                 failures.append(f"  {base + name}: {exc}")
         else:
-            raise DatasetError(_missing_message(dataset, places, failures))
+            raise MissingDataError(_missing_message(dataset, places, failures))
 
 
 def _missing_message(dataset, places, failures):

@@ -22,29 +22,47 @@ NETWORK_DEFAULTS = {"weight_decay": 0.0, "batchnorm": False, "dropout": 0.0, "ex
 """The network settings the ``compare`` experiments share."""
 
 
+def _parse(text, kind):
+    """``kind(text)`` (int or float), else an argparse error that says what was expected."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                         f"got {text!r}") from None
+
+
+def integer(text):
+    return _parse(text, int)
+
+
+def optimizer_name(text):
+    """An optimizer name in any case (``Adam``, ``adam``), as ``get_optimizer`` takes it."""
+    return text.lower()
+
+
 def positive_int(text):
-    value = int(text)
+    value = _parse(text, int)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
 def positive_float(text):
-    value = float(text)
+    value = _parse(text, float)
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
     return value
 
 
 def non_negative_float(text):
-    value = float(text)
+    value = _parse(text, float)
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
     return value
 
 
 def dropout_ratio(text):
-    value = float(text)
+    value = _parse(text, float)
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
     return value
@@ -56,7 +74,7 @@ def weight_init(text):
         return text.lower()
     try:
         return positive_float(text)
-    except ValueError:
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"use {', '.join(INIT_NAMES)} or a positive number, got {text!r}") from None
 
 
@@ -83,7 +101,7 @@ def add_compute_options(parser):
 
 
 def add_optimizer_names(parser, default):
-    parser.add_argument("--optimizers", nargs="+", choices=list(OPTIMIZERS), metavar="NAME",
+    parser.add_argument("--optimizers", nargs="+", type=optimizer_name, choices=list(OPTIMIZERS), metavar="NAME",
                         help=f"which optimizers, from: {', '.join(OPTIMIZERS)} "
                              f"(default: {' '.join(default) if default else 'all'})")
 
@@ -102,14 +120,18 @@ def add_network_options(parser, batchnorm=True):
 def add_run_options(parser, defaults):
     """--iters or --epochs, --batch-size, --lr (those ``defaults`` has), --seed, --train-size, compute options."""
     if "iters" in defaults:
-        parser.add_argument("--iters", type=positive_int, help=f"iterations (default: {defaults['iters']})")
+        length = parser.add_mutually_exclusive_group()
+        length.add_argument("--iters", type=positive_int, help=f"iterations (default: {defaults['iters']})")
+        length.add_argument("--epochs", type=positive_int, dest="iter_epochs", metavar="EPOCHS",
+                            help="train this many passes over the training samples instead: "
+                                 "EPOCHS * (train size // batch size) iterations")
     if "epochs" in defaults:
         parser.add_argument("--epochs", type=positive_int,
                             help=f"evaluations, one per epoch (default: {defaults['epochs']})")
     parser.add_argument("--batch-size", type=positive_int, help=f"default: {defaults['batch_size']}")
     if "lr" in defaults:
         parser.add_argument("--lr", type=positive_float, help=f"default: {defaults['lr']}")
-    parser.add_argument("--seed", type=int, help=f"default: {defaults['seed']}")
+    parser.add_argument("--seed", type=integer, help=f"default: {defaults['seed']}")
     parser.add_argument("--train-size", type=positive_int, metavar="N",
                         help=f"use the first N training samples (default: {defaults['train_size'] or 'all'})")
     add_compute_options(parser)
@@ -137,6 +159,8 @@ def resolve(given, defaults, saved=None):
 def resolve_args(args, defaults):
     """``args`` with every setting of ``defaults`` resolved; the run's sizes checked (``args.parser.error``)."""
     vars(args).update(resolve(vars(args), defaults))
+    if getattr(args, "iter_epochs", None):
+        args.iters = args.iter_epochs * max(1, (args.train_size or NUM_SAMPLES["train"]) // args.batch_size)
     if "batch_size" in defaults:
         try:
             check_run_size(args.train_size, args.batch_size, args.threads, NUM_SAMPLES["train"])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets import NUM_SAMPLES, TITLES, load_mnist
+from ..datasets import NUM_SAMPLES, TITLES, find_dataset, load_mnist
 from ..diagnostics import NonFiniteLossError, check_finite_loss
 from ..optimizers import OPTIMIZERS
 from .checkpoint import MODEL_FILE, CheckpointError, load_checkpoint, save_checkpoint
@@ -27,8 +27,9 @@ from .models import build_network, build_optimizer, describe_network, describe_o
 from .plots import plot_training
 from .progress import Progress
 from .report import claim_out_dir, write_csv
-from .settings import (COMPUTE_DEFAULTS, EXACT_LOSS_HELP, add_compute_options, dropout_ratio, non_negative_float,
-                       optimizer_param, positive_float, positive_int, resolve, weight_init)
+from .settings import (COMPUTE_DEFAULTS, EXACT_LOSS_HELP, add_compute_options, dropout_ratio, integer,
+                       non_negative_float, optimizer_name, optimizer_param, positive_float, positive_int, resolve,
+                       weight_init)
 
 METRICS_FILE = "metrics.csv"
 PLOT_FILE = "training.png"
@@ -134,6 +135,7 @@ class Training:
     def run(self):
         """Train, evaluating and saving after every epoch; returns the exit status."""
         s = self.s
+        find_dataset(s["dataset"], s["data_dir"])  # missing data is reported before anything is printed or created
         resuming_here = bool(s["resume"]) and Path(s["resume"]).resolve() == self.out.resolve()
         with claim_out_dir(self.out, resuming_here or s["overwrite"],
                            "give --resume to continue it or --overwrite to replace it") as out:
@@ -326,7 +328,7 @@ def add_parser(commands):
                      help="dropout after every hidden activation with this ratio (MultiLayerNetExtend)")
     net.add_argument("--exact-loss", action="store_true", default=None, help=EXACT_LOSS_HELP)
     opt = p.add_argument_group("optimizer")
-    opt.add_argument("--optimizer", choices=list(OPTIMIZERS), help=f"default: {d['optimizer']}")
+    opt.add_argument("--optimizer", type=optimizer_name, choices=list(OPTIMIZERS), help=f"default: {d['optimizer']}")
     opt.add_argument("--lr", type=positive_float,
                      help=f"learning rate (default: {d['lr']} for {d['optimizer']}, else the optimizer's default)")
     opt.add_argument("--opt-param", type=optimizer_param, action="append", metavar="NAME=VALUE",
@@ -340,7 +342,7 @@ def add_parser(commands):
     run.add_argument("--sampling", choices=("shuffle", "replace"),
                      help="shuffle: a new permutation every epoch (default); replace: the book's "
                           "np.random.choice per batch")
-    run.add_argument("--seed", type=int, help=f"NumPy seed for weights and batches (default: {d['seed']})")
+    run.add_argument("--seed", type=integer, help=f"NumPy seed for weights and batches (default: {d['seed']})")
     run.add_argument("--train-size", type=positive_int, metavar="N",
                      help="train on the first N training samples only (default: all 60,000)")
     run.add_argument("--out", metavar="DIR", help="output directory (default: runs/train-<date>-<time>, "

@@ -3,6 +3,7 @@
 Each module has its ``HELP`` line, its ``DEFAULTS``, ``add_arguments(parser)``
 and ``run(args)``, which writes the experiment's figure and numbers into ``--out``.
 """
+from ...datasets import find_dataset
 from ..report import claim_out_dir
 from ..settings import resolve_args
 from . import batchnorm, init, lr, optimizers, overfit, paths
@@ -29,5 +30,7 @@ def add_parser(commands):
 def run_command(args):
     """Resolve the experiment's settings (checking the run's sizes) and run it; returns the exit status."""
     args = resolve_args(args, args.defaults)
+    if "dataset" in args.defaults:
+        find_dataset(args.dataset, args.data_dir)  # missing data is reported before the output directory exists
     with claim_out_dir(args.out, args.overwrite):
         return args.experiment.run(args)

@@ -1,0 +1,82 @@
+"""The command line as a newcomer meets it: help, version, case, messages that name the option and the subcommand,
+missing data reported before anything is created. The oracle is the expected text and exit status."""
+import contextlib
+import io
+
+import pytest
+
+from fastdl import __version__
+from fastdl.app.cli import main
+
+
+def run(argv):
+    """``(exit status, stdout, stderr)`` of ``fastdl argv``."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(argv)
+        except SystemExit as exc:
+            status = exc.code
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_bare_fastdl_prints_help():
+    status, out, err = run([])
+    assert status == 0 and out.startswith("usage: fastdl") and "train" in out and err == ""
+
+
+def test_version():
+    assert run(["--version"])[:2] == (0, f"fastdl {__version__}\n")
+
+
+@pytest.mark.parametrize("argv, who, unknown", [
+    (["train", "--bogus", "2"], "fastdl train", "--bogus 2"),
+    (["compare", "optimizers", "--bogus"], "fastdl compare optimizers", "--bogus"),
+    (["evaluate", "runs/x", "--fast"], "fastdl evaluate", "--fast")])
+def test_unknown_option_is_reported_by_its_subcommand(argv, who, unknown):
+    status, _, err = run(argv)
+    assert status == 2 and f"{who}: error: unrecognized arguments: {unknown}" in err
+    assert err.startswith(f"usage: {who}")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--lr", "abc"], "argument --lr: expected a number, got 'abc'"),
+    (["train", "--epochs", "two"], "argument --epochs: expected an integer, got 'two'"),
+    (["train", "--seed", "x"], "argument --seed: expected an integer, got 'x'"),
+    (["train", "--dropout", "half"], "argument --dropout: expected a number, got 'half'"),
+    (["train", "--init", "big"], "argument --init: use relu, he, sigmoid, xavier or a positive number, got 'big'"),
+    (["train", "--optimizer", "Adamm"], "argument --optimizer: invalid choice: 'adamm'"),
+])
+def test_invalid_values_say_what_was_expected(argv, message):
+    status, _, err = run(argv)
+    assert status == 2 and message in err and "invalid positive_float value" not in err
+
+
+def test_optimizer_names_in_any_case(mnist_dir, tmp_path):
+    status, out, err = run(["train", "--optimizer", "Adam", "--train-size", "200", "--batch-size", "100",
+                            "--hidden", "5", "--epochs", "1", "--threads", "1", "--data-dir", str(mnist_dir),
+                            "--out", str(tmp_path / "run")])
+    assert status == 0, err
+    assert "optimizer: Adam(lr=0.001" in out
+    status, out, err = run(["compare", "optimizers", "--optimizers", "SGD", "AdaGrad", "--iters", "2",
+                            "--threads", "1", "--data-dir", str(mnist_dir), "--out", str(tmp_path / "cmp")])
+    assert status == 0, err
+    assert "2 x 784-100" in out
+
+
+def test_compare_optimizers_takes_epochs(mnist_dir, tmp_path):
+    status, out, err = run(["compare", "optimizers", "--optimizers", "sgd", "--epochs", "2", "--train-size", "500",
+                            "--batch-size", "100", "--threads", "1", "--data-dir", str(mnist_dir),
+                            "--out", str(tmp_path)])
+    assert status == 0, err
+    assert "10 iterations of batch 100" in out  # 2 epochs of 500 // 100 steps
+    assert run(["compare", "optimizers", "--epochs", "1", "--iters", "5"])[0] == 2
+
+
+@pytest.mark.parametrize("argv", [["train"], ["compare", "init"]])
+def test_missing_data_is_reported_first_with_the_option_to_give(argv, tmp_path):
+    out_dir = tmp_path / "out"
+    status, out, err = run([*argv, "--data-dir", str(tmp_path / "nowhere"), "--out", str(out_dir)])
+    assert status == 1 and out == ""  # no plan printed
+    assert f"{tmp_path / 'nowhere'}" in err and "--data-dir DIR" in err
+    assert not out_dir.exists()
