@@ -36,8 +36,11 @@ class Convolution:
 
     ``forward(x)`` returns (N, FN, OH, OW) with OH = (H + 2*pad - FH)/stride + 1
     (must be a whole number); ``backward(dout)`` returns dx (N, C, H, W) and
-    leaves ``dW`` (FN, C, FH, FW) and ``db`` (FN,). After ``forward``, ``col``
-    is the book's im2col matrix (N*OH*OW, C*FH*FW) and ``col_W`` W as (C*FH*FW, FN).
+    leaves ``dW`` (FN, C, FH, FW) and ``db`` (FN,). After ``forward``, ``col_W``
+    is W as (C*FH*FW, FN), as the book's, and ``col`` holds the im2col columns
+    per sample, (N, C*FH*FW, OH*OW): the book's (N*OH*OW, C*FH*FW) ``col`` is
+    ``col.transpose(0, 2, 1).reshape(-1, C*FH*FW)`` (this layout lets each
+    sample's GEMM write NCHW output directly).
     """
 
     def __init__(self, W, b, stride=1, pad=0, relu=False):
@@ -51,7 +54,7 @@ class Convolution:
         self.col_W = None
         self.dW = None
         self.db = None
-        self._out = self._out2d = self._dout2d = self._dcol = self._dx = None
+        self._out = self._g = self._dW_n = self._dcol = self._dx = None
 
     def _weights(self):
         """``(W, b)`` checked, W C-contiguous (a copy only for another layout), b of W's dtype."""
@@ -76,12 +79,10 @@ class Convolution:
             raise ValueError(f"Convolution input has {x.shape[1]} channels (shape {x.shape}), "
                              f"but W has shape {W.shape}: expected {C}")
         N = x.shape[0]
-        rows = N * out_h * out_w
-        self.col = col = reuse(self.col, (rows, C * FH * FW), W.dtype)
-        self._out2d = out2d = reuse(self._out2d, (rows, FN), W.dtype)
+        self.col = col = reuse(self.col, (N, C * FH * FW, out_h * out_w), W.dtype)
         self._out = out = reuse(self._out, (N, FN, out_h, out_w), W.dtype)
         W2 = W.reshape(FN, -1)
-        CK.conv_forward(x, W2, b, FH, FW, int(self.stride), int(self.pad), self.relu, col, out2d, out)
+        CK.conv_forward(x, W2, b, FH, FW, int(self.stride), int(self.pad), self.relu, col, out)
         self.x = x
         self.col_W = W2.T
         return out
@@ -94,16 +95,19 @@ class Convolution:
             raise ValueError(f"Convolution.backward got dout of shape {dout.shape}, "
                              f"the forward output was {self._out.shape}")
         FN, C, FH, FW = W.shape
-        self._dout2d = dout2d = reuse(self._dout2d, self._out2d.shape, W.dtype)
+        taps, positions = self.col.shape[1:]
+        self._g = g = reuse(self._g, (FN, positions), W.dtype)
+        self._dW_n = dW_n = reuse(self._dW_n, (FN, taps), W.dtype)
         self.dW = reuse(self.dW, W.shape, W.dtype)
         self.db = reuse(self.db, (FN,), W.dtype)
         if need_dx:
-            self._dcol = reuse(self._dcol, self.col.shape, W.dtype)
+            self._dcol = reuse(self._dcol, (taps, positions), W.dtype)
             self._dx = reuse(self._dx, self.x.shape, W.dtype)
-        dcol = self._dcol if need_dx else self.col  # unused without dx; any array of that type will do
+        # Without dx the kernel never touches dcol and dx: any arrays of their types will do.
+        dcol = self._dcol if need_dx else g
         dx = self._dx if need_dx else self.x
         CK.conv_backward(dout, self._out, self.col, W.reshape(FN, -1), FH, FW, int(self.stride), int(self.pad),
-                         self.relu, need_dx, dout2d, self.dW.reshape(FN, -1), self.db, dcol, dx)
+                         self.relu, need_dx, g, dW_n, dcol, self.dW.reshape(FN, -1), self.db, dx)
         return dx if need_dx else None
 
     def backward(self, dout):
