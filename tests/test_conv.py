@@ -135,3 +135,13 @@ def test_bad_backward_and_col2im_shapes():
         layer.backward(np.zeros((1, 2, 3, 3)))
     with pytest.raises(ValueError, match=r"col of shape \(5, 9\)"):
         util.col2im(np.zeros((5, 9)), (1, 1, 4, 4), 3, 3)
+
+
+def test_padded_pooling_sizes_its_output_with_the_pad_and_pads_with_zeros():
+    x = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
+    layer = Pooling(2, 2, stride=2, pad=1)
+    np.testing.assert_array_equal(layer.forward(x), x)  # each window holds one pixel and three zeros
+    np.testing.assert_array_equal(layer.arg_max, [3, 2, 1, 0])
+    np.testing.assert_array_equal(layer.backward(np.full((1, 1, 2, 2), 0.5)), np.full((1, 1, 2, 2), 0.5))
+    np.testing.assert_array_equal(layer.forward(-x), np.zeros((1, 1, 2, 2)))  # the padding's zero wins
+    np.testing.assert_array_equal(layer.backward(np.ones((1, 1, 2, 2))), np.zeros((1, 1, 2, 2)))
