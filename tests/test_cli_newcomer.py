@@ -80,3 +80,20 @@ def test_missing_data_is_reported_first_with_the_option_to_give(argv, tmp_path):
     assert status == 1 and out == ""  # no plan printed
     assert f"{tmp_path / 'nowhere'}" in err and "--data-dir DIR" in err
     assert not out_dir.exists()
+
+
+def test_an_lr_the_dtype_cannot_hold_is_refused_cleanly(mnist_dir, tmp_path):
+    status, _, err = run(["train", "--lr", "1e200", "--data-dir", str(mnist_dir), "--out", str(tmp_path / "run")])
+    assert status == 2 and "--lr 1e+200 does not fit float32" in err and "--dtype float64" in err
+    assert "RuntimeWarning" not in err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("lr, warnings", [("20", ["chance level"]), ("1e-9", ["chance level", "stopped falling"]),
+                                          ("0.1", [])])
+def test_a_run_that_learnt_nothing_is_told_so(lr, warnings, mnist_dir, tmp_path):
+    status, _, err = run(["train", "--optimizer", "sgd", "--lr", lr, "--train-size", "1000", "--epochs", "5",
+                          "--threads", "1", "--data-dir", str(mnist_dir), "--out", str(tmp_path / "run")])
+    assert status == 0
+    assert [line for line in err.splitlines() if line.startswith("fastdl: warning:")] == [
+        line for line in err.splitlines() if any(w in line for w in warnings)]
+    assert all(w in err for w in warnings)

@@ -288,6 +288,9 @@ def _check_run(run, path):
         raise CheckpointError(f"{path}: run 'step_in_epoch' is {run['step_in_epoch']}, but an epoch of "
                               f"{run['train_size'] or NUM_SAMPLES['train']} samples in batches of "
                               f"{run['batch_size']} has {steps} steps")
+    resumed_at = run.get("resumed_at", [])
+    if not (isinstance(resumed_at, list) and all(_is_int(step) and step >= 0 for step in resumed_at)):
+        raise CheckpointError(f"{path}: run 'resumed_at' must be a list of step counts, got {resumed_at!r}")
     try:
         OPTIMIZERS[run["optimizer"]](**run["hyperparameters"])
     except (TypeError, ValueError) as exc:

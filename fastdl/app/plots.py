@@ -1,18 +1,50 @@
 """The figures the commands draw: ``fastdl train``'s training curves and the experiments' loss curves."""
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from ..util import SMOOTH_WINDOW, smooth_curve
 from .report import new_figure, save_figure
 
 
-def plot_training(path, step_loss, rows):
-    """Loss per step (raw and smoothed, with the per-epoch evaluations) and accuracy per epoch."""
-    fig, axes = new_figure(1, 2, figsize=(11, 4.2))
+def smooth_trend(x, window=SMOOTH_WINDOW):
+    """``x`` smoothed by a normalised Kaiser window (length ``window``, beta 2), the book's window, with odd
+    (point) reflection at both ends, so a curve still falling at an end is not bent back up or down there.
+
+    The book's :func:`fastdl.util.smooth_curve` mirrors the series evenly, which pulls the first and last
+    points of a falling loss towards its later or earlier values: a dip at the start and a hook at the end.
+
+    Parameters
+    ----------
+    x : (n,) array, n >= window
+
+    Returns
+    -------
+    (n,) float64 array; a straight line comes back unchanged.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    half = window // 2
+    padded = np.r_[2 * x[0] - x[half:0:-1], x, 2 * x[-1] - x[-2:-half - 2:-1]]
+    w = np.kaiser(window, 2)
+    return np.convolve(padded, w / w.sum(), mode="valid")
+
+
+def plot_training(path, step_loss, rows, title="", resumed_at=()):
+    """Loss per step (raw and smoothed, with the per-epoch evaluations) and accuracy per epoch; returns the figure.
+
+    Parameters
+    ----------
+    path : where the PNG goes
+    step_loss : (S,) every step's loss, drawn on a log axis (a loss spans decades over a run)
+    rows : the per-epoch metrics rows
+    title : the run's settings, shown above both panels
+    resumed_at : step counts at which a ``--resume`` continued the run, marked on the loss panel
+    """
+    fig, axes = new_figure(1, 2, figsize=(11, 4.4))
     loss_ax, acc_ax = axes[0]
     at = np.arange(1, step_loss.size + 1)
     loss_ax.plot(at, step_loss, color="tab:blue", alpha=0.3, linewidth=0.8, label="step loss")
     if step_loss.size >= SMOOTH_WINDOW:
-        loss_ax.plot(at, smooth_curve(step_loss), color="tab:blue", label="step loss (smoothed)")
+        loss_ax.plot(at, smooth_trend(step_loss), color="tab:blue", label="step loss (smoothed)")
     epochs, steps = [row["epoch"] for row in rows], [row["steps"] for row in rows]
     if rows:
         loss_ax.plot(steps, [row["train_loss"] for row in rows], "o-", color="tab:orange", label="train (epoch end)")
@@ -22,11 +54,19 @@ def plot_training(path, step_loss, rows):
         lowest = min(min(row["train_acc"], row["test_acc"]) for row in rows)
         acc_ax.set_ylim(max(0.0, lowest - 0.02), 1.0)
         acc_ax.legend(loc="lower right")
-    loss_ax.set(xlabel="step", ylabel="loss", title="loss")
-    loss_ax.set_ylim(bottom=0)
+    for k, step in enumerate(resumed_at):
+        loss_ax.axvline(step + 0.5, color="tab:gray", linestyle="--", linewidth=1,
+                        label="resumed" if k == 0 else None)
+    loss_ax.set(xlabel="step", ylabel="loss (log scale)", title="loss")
+    if np.any(step_loss > 0):
+        loss_ax.set_yscale("log")
     loss_ax.legend()
     acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    acc_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if title:
+        fig.suptitle(title, fontsize="medium")
     save_figure(fig, path)
+    return fig
 
 
 def plot_losses(ax, losses, title, ylim=(0, 1)):

@@ -31,6 +31,9 @@ from .settings import (COMPUTE_DEFAULTS, EXACT_LOSS_HELP, add_compute_options, d
                        non_negative_float, optimizer_name, optimizer_param, positive_float, positive_int, resolve,
                        weight_init)
 
+CHANCE_ACCURACY = 0.2
+"""Test accuracy at or below which a run is reported as having learnt nothing (chance is 0.1; twice that
+is still far below any network that learnt: the book's first epoch reaches ~0.9)."""
 METRICS_FILE = "metrics.csv"
 PLOT_FILE = "training.png"
 METRIC_FIELDS = ("epoch", "steps", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "eval_seconds")
@@ -83,6 +86,7 @@ class Training:
 
     def __init__(self, options):
         self.rows, self.step_loss, self.epochs_done, run, self.saved = [], np.empty(0), 0, None, None
+        self.resumed_at = []
         if options["resume"]:
             given = [option_flag(key) for key in NETWORK_OPTIONS if options[key] is not None]
             if given:
@@ -91,6 +95,7 @@ class Training:
             self.net, self.spec, run, self.step_loss = (self.saved.net, self.saved.spec, self.saved.run,
                                                         self.saved.step_loss)
             self.epochs_done, self.rows = run["epochs_done"], list(self.saved.metrics)
+            self.resumed_at = [*run.get("resumed_at", []), int(self.step_loss.size)]
         self.s = s = resolve_settings(options, run)
         self._check(s)
         self.schedule = self._schedule(options["epochs"], run)
@@ -100,6 +105,7 @@ class Training:
                                      s["batchnorm"], s["dropout"], s["exact_loss"])
             self.net = build_network(self.spec)
         self.optimizer = build_optimizer(s["optimizer"], s["lr"], s["opt_params"])
+        self._check_fits_dtype(self.optimizer, self.net.params.flat.dtype)
         self.base_lr = self.optimizer.lr
         self.same_optimizer = run is not None and s["optimizer"] == run["optimizer"]
         if self.same_optimizer:
@@ -123,6 +129,16 @@ class Training:
             raise ValueError(f"--resume {self.s['resume']}: the run has finished its {end} epochs; "
                              f"give --epochs N to train N more")
         return start, end
+
+    @staticmethod
+    def _check_fits_dtype(optimizer, dtype):
+        """ValueError for a hyperparameter the compute dtype cannot hold (``--lr 1e200`` in float32 is inf)."""
+        largest = float(np.finfo(dtype).max)
+        for name, value in hyperparameters(optimizer).items():
+            if abs(value) > largest:
+                flag = "--lr" if name == "lr" else f"--opt-param {name}"
+                raise ValueError(f"{flag} {value:g} does not fit {dtype} (largest {largest:.3g}): "
+                                 f"use a smaller value or --dtype float64")
 
     @staticmethod
     def _check(s):
@@ -284,14 +300,19 @@ class Training:
                "hyperparameters": {**hyperparameters(self.optimizer), "lr": self.base_lr},
                "lr_schedule": s["lr_schedule"], "schedule": list(self.schedule), "batch_size": s["batch_size"],
                "sampling": s["sampling"], "seed": s["seed"], "epochs_done": self.epochs_done,
-               "step_in_epoch": step_in_epoch, "interrupted": step_in_epoch > 0,
+               "step_in_epoch": step_in_epoch, "interrupted": step_in_epoch > 0, "resumed_at": self.resumed_at,
                "test_loss": test_metrics[0], "test_acc": test_metrics[1]}
         save_checkpoint(out / MODEL_FILE, self.net, self.spec, run, self.step_loss, self.rows, self.optimizer,
                         order if step_in_epoch else None)
 
     def _summary(self, out):
         if self.step_loss.size:
-            plot_training(out / PLOT_FILE, self.step_loss, self.rows)
+            s = self.s
+            settings = ", ".join(f"{name}={value:g}" for name, value in
+                                 {**hyperparameters(self.optimizer), "lr": self.base_lr}.items())
+            title = (f"{describe_network(self.spec)}\n{type(self.optimizer).__name__}({settings}), "
+                     f"{s['lr_schedule']} lr schedule, batch {s['batch_size']}, seed {s['seed']}")
+            plot_training(out / PLOT_FILE, self.step_loss, self.rows, title, self.resumed_at)
         new_rows = self.rows[self.first_new_row:]
         if new_rows:
             train_s = float(np.median([row["seconds"] for row in new_rows]))
@@ -306,6 +327,22 @@ class Training:
                   f"test loss {last['test_loss']:.4f}")
         written = [name for name in (METRICS_FILE, PLOT_FILE, MODEL_FILE) if (out / name).exists()]
         print(f"saved: {', '.join(str(out / name) for name in written)}")
+        for warning in self._warnings():
+            print(f"fastdl: warning: {warning}", file=sys.stderr)
+
+    def _warnings(self):
+        """What a learner should hear about a run that exits normally yet learnt nothing."""
+        warnings = []
+        if self.rows and self.rows[-1]["test_acc"] <= CHANCE_ACCURACY:
+            warnings.append(f"test accuracy {self.rows[-1]['test_acc']:.4f} is chance level for 10 classes: the "
+                            f"network learnt nothing; try a smaller --lr (this run: {self.base_lr:g})")
+        window = self.step_loss.size // 10
+        if window >= 5:
+            first, last = float(np.mean(self.step_loss[:window])), float(np.mean(self.step_loss[-window:]))
+            if not last < 0.99 * first:
+                warnings.append(f"the training loss stopped falling: {first:.4f} over the first {window} steps, "
+                                f"{last:.4f} over the last {window}; try another --lr (this run: {self.base_lr:g})")
+        return warnings
 
 
 def add_parser(commands):

@@ -1,0 +1,58 @@
+"""Figures a learner reads: training.png's axes, title and resume marks, and smoothing that keeps the ends.
+
+The oracle is the figure's own artists (scale, tick values, title text, marked steps) and closed-form series.
+"""
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+
+from fastdl.app import plots
+from fastdl.app.cli import main
+from fastdl.util import smooth_curve
+
+
+def test_smoothing_keeps_a_falling_line_at_both_ends():
+    line = np.linspace(3.0, 1.0, 50)
+    np.testing.assert_allclose(plots.smooth_trend(line), line, rtol=1e-12)
+    assert abs(smooth_curve(line)[0] - line[0]) > 0.05  # the book's even mirror dips at the start
+
+
+def test_smoothing_averages_noise_as_the_book_does_inside():
+    x = np.random.default_rng(0).random(100)
+    np.testing.assert_allclose(plots.smooth_trend(x)[10:-10], smooth_curve(x)[10:-10], rtol=1e-12)
+
+
+ROWS = [{"epoch": e, "steps": 30 * e, "train_loss": 1 / e, "test_loss": 1.1 / e, "train_acc": 0.9, "test_acc": 0.9}
+        for e in (1, 2, 3)]
+
+
+def test_training_figure_has_log_loss_integer_epochs_title_and_resume_marks(tmp_path):
+    loss = np.geomspace(2.3, 0.01, 90)
+    fig = plots.plot_training(tmp_path / "t.png", loss, ROWS, "MultiLayerNet 784-10; Adam(lr=0.002)", [30, 60])
+    loss_ax, acc_ax = fig.axes
+    assert loss_ax.get_yscale() == "log"
+    assert all(float(tick).is_integer() for tick in acc_ax.get_xticks())
+    assert fig.get_suptitle() == "MultiLayerNet 784-10; Adam(lr=0.002)"
+    marks = [line for line in loss_ax.get_lines() if line.get_linestyle() == "--"]
+    assert [line.get_xdata()[0] for line in marks] == [30.5, 60.5]
+    assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_train_draws_settings_and_resume_points(mnist_dir, tmp_path, monkeypatch):
+    drawn = []
+    real = plots.plot_training
+    monkeypatch.setattr("fastdl.app.train.plot_training", lambda *a: drawn.append(a) or real(*a))
+    out = tmp_path / "run"
+    common = ["--threads", "1", "--data-dir", str(mnist_dir)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["train", "--train-size", "500", "--batch-size", "100", "--hidden", "5", "--epochs", "1",
+                     "--seed", "4", "--out", str(out), *common]) == 0
+        assert main(["train", "--resume", str(out), "--epochs", "1", *common]) == 0
+    _, step_loss, rows, title, resumed_at = drawn[-1]
+    assert "MultiLayerNet 784-5-10" in title and "Adam(lr=0.002" in title and "batch 100, seed 4" in title
+    assert resumed_at == [5] and step_loss.size == 10 and [row["epoch"] for row in rows] == [1, 2]
+    with np.load(out / "model.npz") as saved:
+        assert json.loads(str(saved["run"]))["resumed_at"] == [5]
