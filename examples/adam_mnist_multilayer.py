@@ -4,7 +4,7 @@
 The article's script unchanged but for the imports: fastdl's MultiLayerNet and load_mnist.
 The loop updates network.params[key] in place, which is fastdl's flat parameter buffer.
 
-FASTDL_EXAMPLE_STEPS shortens the run (default: the article's 1000 iterations; keep it a multiple of 10).
+FASTDL_EXAMPLE_STEPS shortens the run (default: the article's 1000 iterations).
 """
 import os
 
@@ -70,7 +70,7 @@ for i in range(iters_num):
         print('Generation: ' + str(i + 1) + '. 正答率(トレーニング) = ' + str(accr_train))
         print('                : ' + str(i + 1) + '. 正答率(テスト) = ' + str(accr_test))
 
-lists = range(0, iters_num, plot_interval)
+lists = range(plot_interval, iters_num + 1, plot_interval)  # the iterations the accuracies were measured at
 plt.plot(lists, accuracies_train, label="training set")
 plt.plot(lists, accuracies_test, label="test set")
 plt.legend(loc="lower right")

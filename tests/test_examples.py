@@ -77,6 +77,7 @@ def test_ch05_train_neuralnet_learns(tmp_path, mnist_dir):
     start = numbers(rf"^{NUMBER} {NUMBER}$", stdout)
     train_acc, test_acc = numbers(rf"train acc {NUMBER}, test acc {NUMBER}", stdout)
     assert test_acc > 0.8 and train_acc > 0.8 and start[1] < 0.3
+    assert figure_written(tmp_path, "ch05_train_neuralnet")
 
 
 def test_ch05_gradient_check_differences_are_tiny(tmp_path, mnist_dir):
@@ -84,6 +85,13 @@ def test_ch05_gradient_check_differences_are_tiny(tmp_path, mnist_dir):
     diffs = dict(re.findall(rf"^(\w+):{NUMBER}$", stdout, flags=re.M))
     assert set(diffs) == {"W1", "b1", "W2", "b2"}
     assert all(float(value) < 1e-6 for value in diffs.values())
+    assert figure_written(tmp_path, "ch05_gradient_check")
+
+
+def test_adam_mnist_multilayer_runs_a_step_count_that_is_no_multiple_of_10(tmp_path, mnist_dir):
+    stdout = run_example("adam_mnist_multilayer", tmp_path, mnist_dir, steps=15)
+    assert len(numbers(rf"正答率\(テスト\) = {NUMBER}", stdout)) == 1  # measured at step 10
+    assert figure_written(tmp_path, "adam_mnist_multilayer")
 
 
 def test_ch06_optimizer_compare_naive(tmp_path, mnist_dir):

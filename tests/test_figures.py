@@ -56,3 +56,16 @@ def test_train_draws_settings_and_resume_points(mnist_dir, tmp_path, monkeypatch
     assert resumed_at == [5] and step_loss.size == 10 and [row["epoch"] for row in rows] == [1, 2]
     with np.load(out / "model.npz") as saved:
         assert json.loads(str(saved["run"]))["resumed_at"] == [5]
+
+
+def test_compare_optimizers_curves_differ_in_style_and_show_the_lr(mnist_dir, tmp_path, monkeypatch):
+    drawn = []
+    real = plots.plot_losses
+    monkeypatch.setattr("fastdl.app.compare.common.plot_losses", lambda ax, *a: drawn.append(ax) or real(ax, *a))
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["compare", "optimizers", "--optimizers", "sgd", "momentum", "adagrad", "adam", "--iters", "12",
+                     "--threads", "1", "--data-dir", str(mnist_dir), "--out", str(tmp_path)]) == 0
+    lines = drawn[0].get_lines()
+    assert len({line.get_linestyle() for line in lines}) == 4
+    assert [text.get_text() for text in drawn[0].get_legend().get_texts()] == [
+        "sgd (lr=0.01)", "momentum (lr=0.01)", "adagrad (lr=0.01)", "adam (lr=0.001)"]

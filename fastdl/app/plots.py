@@ -69,12 +69,17 @@ def plot_training(path, step_loss, rows, title="", resumed_at=()):
     return fig
 
 
-def plot_losses(ax, losses, title, ylim=(0, 1)):
-    """The book's figure: each smoothed loss curve with markers along it."""
+def plot_losses(ax, losses, title, ylim=(0, 1), labels=None):
+    """The book's figure: each smoothed loss curve with markers along it.
+
+    Curves differ in line style as well as colour and marker, so eight of them stay apart in grey
+    print too; ``labels`` maps a name to its legend entry (e.g. with its lr), else the name is shown.
+    """
     markers = "osD^v<>px*h"
+    styles = ("-", "--", "-.", ":")
     for k, (name, loss) in enumerate(losses.items()):
         curve = smooth_curve(loss) if loss.size >= SMOOTH_WINDOW else loss
-        ax.plot(np.arange(loss.size), curve, marker=markers[k % len(markers)],
-                markevery=max(1, loss.size // 20), label=name)
+        ax.plot(np.arange(loss.size), curve, marker=markers[k % len(markers)], linestyle=styles[k % len(styles)],
+                markevery=max(1, loss.size // 20), label=(labels or {}).get(name, name))
     ax.set(xlabel="iterations", ylabel="loss", title=title, ylim=ylim)
     ax.legend()

@@ -118,7 +118,8 @@ def race_and_report(args, out, stem, nets, optimizers, train, test, title, ylim=
                                   report_every=max(1, args.iters // 10))
         rows = summary_rows(nets, optimizers, losses, seconds, test)
     fig, axes = new_figure(figsize=(8, 6))
-    plot_losses(axes[0][0], losses, title, ylim)
+    labels = {name: f"{name} (lr={optimizer.lr:g})" for name, optimizer in optimizers.items()}
+    plot_losses(axes[0][0], losses, title, ylim, labels)
     finish_race(out, stem, fig, rows, losses, start, args.iters)
 
 
