@@ -171,3 +171,31 @@ def test_missing_dask_names_the_extra(tmp_path, capsys, monkeypatch):
         main(["search", "--out", str(tmp_path / "out")])
     assert exc.value.code == 2 and "pip install 'fastdl[distributed]'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_interrupted_search_keeps_finished_trials_and_resumes(serial, tmp_path, mnist_dir):
+    def interrupt_after_two(line):
+        if line.startswith("[2/"):
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        S.search(TINY, tmp_path, mnist_dir, engine="serial", echo=interrupt_after_two)
+    kept = json.loads((tmp_path / "results.json").read_text())
+    assert [r["trial"] for r in kept] == [0, 1]
+    assert len(list(csv.DictReader(open(tmp_path / "trials.csv")))) == 2
+    assert main(["search", "--resume", str(tmp_path), "--serial", "--data-dir", str(mnist_dir)]) == 0
+    resumed = {r["trial"]: r for r in json.loads((tmp_path / "results.json").read_text())}
+    assert curves(resumed) == curves(serial)
+
+
+def test_resume_may_grow_the_search_not_shrink_it(serial, tmp_path, mnist_dir, capsys):
+    S.write_json(tmp_path / "search.json", dict(TINY, trials=2))
+    S.write_results(tmp_path, TINY, {k: serial[k] for k in (0, 1)})
+    with pytest.raises(SystemExit) as exc:
+        main(["search", "--resume", str(tmp_path), "--trials", "1", "--serial"])
+    assert exc.value.code == 2 and "would drop trials" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["search", "--resume", str(tmp_path), "--seed", "8", "--serial"])
+    assert exc.value.code == 2 and "--seed 8 differs from the saved 7" in capsys.readouterr().err
+    assert main(["search", "--resume", str(tmp_path), "--trials", "4", "--serial", "--data-dir", str(mnist_dir)]) == 0
+    grown = {r["trial"]: r for r in json.loads((tmp_path / "results.json").read_text())}
+    assert curves(grown) == curves(serial)

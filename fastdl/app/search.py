@@ -477,6 +477,9 @@ def resolve(args):
                 raise SearchError(f"--resume {args.resume}: --{key.replace('_', '-')} {value} differs from the "
                                   f"saved {settings[key]}")
         if args.trials is not None:
+            if args.trials < settings["trials"]:
+                raise SearchError(f"--resume {args.resume}: --trials {args.trials} would drop trials of the saved "
+                                  f"{settings['trials']}")
             settings["trials"] = args.trials
         out = Path(args.resume)
     else:
@@ -507,7 +510,7 @@ def run_command(args):
         settings, out = resolve(args)
     except SearchError as exc:
         args.parser.error(str(exc))
-    workers = args.workers or len(os.sched_getaffinity(0))
+    workers = args.workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
     try:
         search(settings, out, args.data_dir, "serial" if args.serial else "dask", args.scheduler, workers)
     except KeyboardInterrupt:
