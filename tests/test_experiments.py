@@ -232,3 +232,9 @@ def test_compare_lr_with_exact_loss_records_logsumexp_losses(mnist_dir, mnist, t
         got = [float(row[f"sgd_{convention}"]) for row in per_step]
         np.testing.assert_allclose(got, expected, rtol=1e-9, err_msg=convention)
     assert "exact loss" in stdout.splitlines()[0]
+
+
+def test_compare_init_with_sigmoid_uses_an_lr_at_which_something_is_learnt(mnist_dir, tmp_path):
+    stdout = run(["compare", "init", "--activation", "sigmoid", "--iters", "2", "--train-size", "300",
+                  "--threads", "1", "--data-dir", str(mnist_dir), "--out", str(tmp_path)])
+    assert "SGD(lr=0.5)" in stdout  # 0.01 leaves all three sigmoid curves flat at 2.30 for 2000 iterations

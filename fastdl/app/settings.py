@@ -117,7 +117,7 @@ def add_network_options(parser, batchnorm=True):
     parser.add_argument("--exact-loss", action="store_true", default=None, help=EXACT_LOSS_HELP)
 
 
-def add_run_options(parser, defaults):
+def add_run_options(parser, defaults, lr_help=None):
     """--iters or --epochs, --batch-size, --lr (those ``defaults`` has), --seed, --train-size, compute options."""
     if "iters" in defaults:
         length = parser.add_mutually_exclusive_group()
@@ -130,7 +130,7 @@ def add_run_options(parser, defaults):
                             help=f"evaluations, one per epoch (default: {defaults['epochs']})")
     parser.add_argument("--batch-size", type=positive_int, help=f"default: {defaults['batch_size']}")
     if "lr" in defaults:
-        parser.add_argument("--lr", type=positive_float, help=f"default: {defaults['lr']}")
+        parser.add_argument("--lr", type=positive_float, help=f"default: {lr_help or defaults['lr']}")
     parser.add_argument("--seed", type=integer, help=f"default: {defaults['seed']}")
     parser.add_argument("--train-size", type=positive_int, metavar="N",
                         help=f"use the first N training samples (default: {defaults['train_size'] or 'all'})")
