@@ -264,3 +264,8 @@ class MultiLayerNetExtend(MultiLayerNet):
         self.use_dropout = use_dropout
         self._build(input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda,
                     use_batchnorm, use_dropout, dropout_ration, dtype, exact_loss)
+
+
+# Chapter 7's network, as the book's scripts find it next to the MLPs. Imported last: fastdl.convnets
+# builds on LayerNet above.
+from .convnets import SimpleConvNet  # noqa: E402,F401
