@@ -266,6 +266,6 @@ class MultiLayerNetExtend(MultiLayerNet):
                     use_batchnorm, use_dropout, dropout_ration, dtype, exact_loss)
 
 
-# Chapter 7's network, as the book's scripts find it next to the MLPs. Imported last: fastdl.convnets
+# Chapters 7 and 8 networks, as the book's scripts find it next to the MLPs. Imported last: fastdl.convnets
 # builds on LayerNet above.
-from .convnets import SimpleConvNet  # noqa: E402,F401
+from .convnets import DeepConvNet, SimpleConvNet  # noqa: E402,F401
