@@ -14,12 +14,17 @@ the ratio to fastdl and the fraction of the roofline:
   state) at the triad bandwidth measured on arrays of the same size and
   dtype, in the same rounds (``STREAM triad``);
 * an epoch's roofline is 600 steps' GEMMs and elementwise bytes plus the batch
-  gathering (read and write each batch) at the triad bandwidth.
+  gathering (read and write each batch) at the triad bandwidth;
+* a convolutional network's step (``conv``: the book's SimpleConvNet and
+  DeepConvNet, batch 100) has as roofline its FLOPs (every convolution and
+  affine product from the shapes, ``common.convnet_gemms``) at the GFLOP/s of
+  a 1024x1024x1024 GEMM through the same BLAS (its fastest sample in the
+  same rounds: a peak).
 
 Usage (from the repository root)::
 
     .venv/bin/python asv_benchmarks/compare.py [--quick] [--threads 1|2]
-        [--only step|update|epoch|startup|memory] [--markdown-out FILE]
+        [--only step|update|epoch|conv|startup|memory] [--markdown-out FILE]
 
 ``--threads`` sets NUMBA_NUM_THREADS, OPENBLAS_NUM_THREADS and OMP_NUM_THREADS
 before anything loads, and ``torch.set_num_threads``. PyTorch is optional
@@ -37,7 +42,7 @@ import tempfile
 import time
 import tracemalloc
 
-SECTIONS = ["step", "update", "epoch", "startup", "memory"]
+SECTIONS = ["step", "update", "epoch", "conv", "startup", "memory"]
 UPDATE_SIZES = (1_000_000, 10_000_000)
 
 
@@ -65,7 +70,7 @@ from threadpoolctl import threadpool_info  # noqa: E402
 
 from benchmarks import common  # noqa: E402  (imports fastdl: OMP_WAIT_POLICY=passive unless set)
 from benchmarks.startup import FIRST_STEP  # noqa: E402
-from fastdl.kernels import kernel  # noqa: E402
+from fastdl.layers import Affine, Convolution, Dropout, Pooling, Relu  # noqa: E402
 
 # After fastdl: Numba's parallel regions bind to the first libgomp loaded into
 # the process (PyTorch bundles one), and libgomp reads OMP_WAIT_POLICY once,
@@ -92,12 +97,6 @@ TORCH_VARIANTS = {"torch": {}, "torch foreach": {"foreach": True}, "torch fused"
 
 
 # --------------------------------------------------------------------------- measurement
-
-@kernel()
-def gemm(a, b, out):
-    """out = a @ b through the BLAS fastdl's kernels call."""
-    np.dot(a, b, out)
-
 
 def triad_bandwidth(rounds, size=1 << 24):
     """Best STREAM-triad rate in bytes/s (24 bytes per element, no write-allocate) over 128 MiB arrays."""
@@ -158,13 +157,13 @@ def gemm_only(sizes, batch, dtype):
     def run():
         inputs = x
         for W, out in zip(weights, outs):
-            gemm(inputs, W, out)
+            common.gemm(inputs, W, out)
             inputs = out
         for layer in reversed(range(len(weights))):
             inputs = x if layer == 0 else outs[layer - 1]
-            gemm(inputs.T, douts[layer], dWs[layer])
+            common.gemm(inputs.T, douts[layer], dWs[layer])
             if layer:
-                gemm(douts[layer], weights[layer].T, dxs[layer])
+                common.gemm(douts[layer], weights[layer].T, dxs[layer])
 
     run()
     return run
@@ -187,11 +186,48 @@ def torch_model(sizes, dtype):
     return torch.nn.Sequential(*layers[:-1]).to(getattr(torch, np.dtype(dtype).name))
 
 
-def torch_step_contenders(sizes, dtype, x, t):
-    """{name: step(x, t)} for each torch.optim.Adam variant, each over its own model."""
+def torch_convnet(net):
+    """The fastdl convnet ``net``'s architecture in ``torch.nn``, starting from ``net``'s current parameters.
+
+    Each fastdl Convolution (its ReLU fused) becomes Conv2d + ReLU, Pooling
+    MaxPool2d, the first Affine Flatten + Linear (the book's Affine flattens
+    (N, C, H, W) in the same order), Dropout(p) Dropout(p): PyTorch's scales
+    the kept units by 1/(1-p) while training, the book's at inference, the
+    same work per step.
+    """
+    dtype = getattr(torch, net.params.flat.dtype.name)
+    layers, parameters = [], []
+    for layer in net.layers.values():
+        if isinstance(layer, Convolution):
+            filters, channels, filter_h, filter_w = layer.W.shape
+            conv = torch.nn.Conv2d(channels, filters, (filter_h, filter_w), layer.stride, layer.pad, dtype=dtype)
+            parameters += [(conv.weight, layer.W), (conv.bias, layer.b)]
+            layers += [conv, torch.nn.ReLU()] if layer.relu else [conv]
+        elif isinstance(layer, Pooling):
+            layers.append(torch.nn.MaxPool2d((layer.pool_h, layer.pool_w), layer.stride, layer.pad))
+        elif isinstance(layer, Affine):
+            linear = torch.nn.Linear(*layer.W.shape, dtype=dtype)
+            parameters += [(linear.weight, layer.W.T), (linear.bias, layer.b)]
+            if not any(isinstance(done, torch.nn.Linear) for done in layers):
+                layers.append(torch.nn.Flatten())
+            layers.append(linear)
+        elif isinstance(layer, Relu):
+            layers.append(torch.nn.ReLU())
+        elif isinstance(layer, Dropout):
+            layers.append(torch.nn.Dropout(layer.dropout_ratio))
+        else:
+            raise TypeError(f"no torch.nn counterpart for {type(layer).__name__}")
+    with torch.no_grad():
+        for parameter, value in parameters:
+            parameter.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+    return torch.nn.Sequential(*layers)
+
+
+def torch_step_contenders(make_model, x, t):
+    """{name: step(x, t)} for each torch.optim.Adam variant, each over its own ``make_model()``."""
     steps = {}
     for name in TORCH_VARIANTS:
-        model = torch_model(sizes, dtype)
+        model = make_model()
         opt = torch_optimizer("Adam", model.parameters(), TORCH_OPTIMIZERS["adam"][1], name)
         if opt is None:
             continue
@@ -212,7 +248,8 @@ def stats(seconds):
     return np.median(seconds), np.percentile(seconds, 25), np.percentile(seconds, 75)
 
 
-REFERENCES = ("GEMMs alone", "STREAM triad")
+PEAK_GEMM = f"GEMM {common.LARGE_GEMM}³"
+REFERENCES = ("GEMMs alone", "STREAM triad", PEAK_GEMM)
 """Pseudo-contenders timed in the same rounds to build the roofline; not listed as contenders."""
 
 
@@ -261,7 +298,7 @@ def section_step(rounds, bandwidth):
                 contenders[impl] = (lambda step=step: step(x, t))
             if torch is not None:
                 xt, tt = torch.from_numpy(x), torch.from_numpy(t)
-                for variant, step in torch_step_contenders(sizes, dtype, xt, tt).items():
+                for variant, step in torch_step_contenders(lambda: torch_model(sizes, dtype), xt, tt).items():
                     contenders[variant] = (lambda step=step: step(xt, tt))
             contenders["GEMMs alone"] = gemm_only(sizes, batch, dtype)
             timings = interleaved(contenders, rounds)
@@ -354,7 +391,8 @@ def torch_epoch_contenders(sizes, batch, dtype, x_train, t_train):
     order = np.random.default_rng(0).permutation(len(x_train))
     batches = [torch.from_numpy(mask) for mask in order[:len(order) // batch * batch].reshape(-1, batch)]
     contenders = {}
-    for variant, step in torch_step_contenders(sizes, dtype, x_all[:batch], t_all[:batch]).items():
+    for variant, step in torch_step_contenders(lambda: torch_model(sizes, dtype), x_all[:batch],
+                                               t_all[:batch]).items():
         if variant == "torch foreach":
             continue
 
@@ -364,6 +402,43 @@ def torch_epoch_contenders(sizes, batch, dtype, x_train, t_train):
 
         contenders[variant] = run
     return contenders
+
+
+def section_conv(rounds):
+    lines = [f"### Convolutional networks: training step (batch {common.CONVNET_BATCH}: forward, loss, backward, "
+             "Adam update)", "",
+             "Roofline = the step's FLOPs (each convolution and affine product: forward, dW, and dx except the "
+             f"first layer's) at the peak GFLOP/s of a square GEMM (`{PEAK_GEMM}`: the BLAS fastdl calls, its "
+             "fastest sample in the same rounds). `torch` is torch.optim.Adam's default (its for-loop "
+             "implementation on CPU).", ""]
+    lines += TABLE_HEAD
+    for name in common.CONVNETS:
+        for dtype in (np.float64, np.float32):
+            x, t = common.image_batch(common.CONVNET_BATCH, dtype)
+            contenders = {}
+            flops = common.convnet_flops(name)
+            nets = {impl: common.convnet(impl, name, dtype) for impl in common.IMPLS}
+            if torch is not None:
+                # built before fastdl's first step: every contender starts from the same parameters
+                xt, tt = torch.from_numpy(x), torch.from_numpy(t)
+                torch_steps = torch_step_contenders(lambda: torch_convnet(nets["fastdl"][0]), xt, tt)
+            for impl, (_, step) in nets.items():
+                step(x, t)
+                contenders[impl] = (lambda step=step: step(x, t))
+            if torch is not None:
+                for variant, step in torch_steps.items():
+                    contenders[variant] = (lambda step=step: step(xt, tt))
+            contenders[PEAK_GEMM] = common.large_gemm(dtype)
+            timings = interleaved(contenders, rounds)
+            peak = 2 * common.LARGE_GEMM ** 3 / np.min(timings[PEAK_GEMM])
+            roofline = flops / peak
+            case = f"{name} {np.dtype(dtype).name}"
+            lines += table_rows(case, timings, roofline)
+            lines.append(f"| {case} | *roofline* = {flops / 1e9:.3g} GFLOP at {peak / 1e9:.1f} GFLOP/s "
+                         f"({PEAK_GEMM}) | {_fmt(roofline)} | | | fastdl: "
+                         f"{flops / np.median(timings['fastdl']) / 1e9:.1f} GFLOP/s |")
+            del contenders, timings, nets
+    return lines
 
 
 FIRST_STEP_TIMED = "import time\n_start = time.perf_counter()\n{code}\nprint(time.perf_counter() - _start)\n"
@@ -494,6 +569,8 @@ def main(args):
             body = section_update(rounds)
         elif section == "epoch":
             body = section_epoch(3 if args.quick else 7, bandwidth)
+        elif section == "conv":
+            body = section_conv(rounds)
         elif section == "startup":
             body = section_startup(3 if args.quick else 7, 1 if args.quick else 2)
         else:

@@ -135,5 +135,40 @@ def test_optimizer_words_count_state_buffers():
 def test_compare_script_parses_its_options():
     done = subprocess.run([sys.executable, str(ASV_DIR / "compare.py"), "--help"], check=True,
                           capture_output=True, text=True, timeout=60)
-    for option in ("--quick", "--threads", "--only", "--markdown-out"):
+    for option in ("--quick", "--threads", "--only", "--markdown-out", "conv"):
         assert option in done.stdout
+
+
+def test_convnet_gemms_count_every_product_from_the_shapes():
+    simple = common.convnet_gemms(common.CONVNETS["SimpleConvNet"][0](), 100)
+    # conv 30 filters of 1x5x5 over 24x24 positions: forward and dW only (the first layer's dx is never needed)
+    assert [what for what, *_ in simple] == ["Conv1 forward", "Conv1 dW", "Affine1 forward", "Affine1 dW",
+                                              "Affine1 dx", "Affine2 forward", "Affine2 dW", "Affine2 dx"]
+    conv, affine1, affine2 = 2 * 30 * 25 * 100 * 24 * 24, 2 * 100 * 4320 * 100, 2 * 100 * 100 * 10
+    assert common.convnet_flops("SimpleConvNet") == 2 * conv + 3 * affine1 + 3 * affine2
+    # DeepConvNet: (input channels, filters, 3x3 taps, output side) per convolution; pools halve the side
+    convs = [(1, 16, 28), (16, 16, 28), (16, 32, 14), (32, 32, 16), (32, 64, 8), (64, 64, 8)]
+    flops = [2 * filters * channels * 9 * 100 * side * side for channels, filters, side in convs]
+    expected = 2 * flops[0] + 3 * sum(flops[1:]) + 3 * 2 * 100 * 1024 * 50 + 3 * 2 * 100 * 50 * 10
+    assert common.convnet_flops("DeepConvNet") == expected
+
+
+@pytest.mark.parametrize("name", list(common.CONVNETS))
+def test_book_convnet_in_float32_starts_where_fastdl_does(name):
+    """The book's float32 contender holds float32 parameters, its layers bound to them, and computes fastdl's step."""
+    x, t = common.image_batch(4, np.float32)
+    book, _ = common.convnet("book", name, np.float32)
+    fastdl_net, _ = common.convnet("fastdl", name, np.float32)
+    layers = book.layers.values() if isinstance(book.layers, dict) else book.layers
+    bound = [layer.W for layer in layers if hasattr(layer, "W")]
+    assert len(bound) == len(book.params) // 2
+    assert all(any(W is value for value in book.params.values()) for W in bound)
+    for key, value in book.params.items():
+        assert value.dtype == np.float32, key
+        np.testing.assert_array_equal(value, fastdl_net.params[key])
+    np.random.seed(1)  # the same dropout masks for both (DeepConvNet draws them from NumPy's global RNG)
+    book_grads = book.gradient(x, t)
+    np.random.seed(1)
+    fastdl_grads = fastdl_net.gradient(x, t)
+    for key in book.params:
+        np.testing.assert_allclose(book_grads[key], fastdl_grads[key], rtol=1e-4, atol=1e-6, err_msg=key)

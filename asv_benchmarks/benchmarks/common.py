@@ -5,7 +5,10 @@ Contenders (the ``impl`` parameter):
 * ``"fastdl"``: fastdl's networks and optimizers (fused Numba kernels over one flat buffer);
 * ``"book"``: the book's NumPy code, ``tests/book`` (the test oracle; it never imports fastdl);
 * ``"numpy"``: :mod:`numpy_prealloc`, a careful NumPy rewrite with preallocated
-  buffers and no first-layer ``dx``.
+  buffers and no first-layer ``dx`` (the MLPs only).
+
+The convolutional networks (``CONVNETS``: the book's chapter-7 SimpleConvNet
+and chapter-8 DeepConvNet) have the "fastdl" and "book" contenders.
 
 Thread count is a benchmark parameter: :meth:`Threaded.limit_threads` limits
 Numba's pool and both OpenBLAS copies (NumPy's and SciPy's, which Numba's
@@ -26,15 +29,20 @@ if str(REPO / "tests") not in sys.path:
 import numba  # noqa: E402
 import scipy.linalg.cython_blas  # noqa: E402,F401  (loads the OpenBLAS Numba's np.dot calls, for threadpoolctl)
 from numba import prange  # noqa: E402
+from book import deep_convnet as book_deep_convnet  # noqa: E402
 from book import layers as book_layers  # noqa: E402,F401  (re-exported for layers.py)
 from book import multi_layer_net as book_multi_layer_net  # noqa: E402
 from book import multi_layer_net_extend as book_multi_layer_net_extend  # noqa: E402,F401  (for chapter6.py)
 from book import optimizer as book_optimizer  # noqa: E402
+from book import simple_convnet as book_simple_convnet  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import fastdl  # noqa: E402
+from fastdl import networks as fastdl_networks  # noqa: E402
 from fastdl import optimizers as fastdl_optimizers  # noqa: E402
 from fastdl.kernels import kernel  # noqa: E402
+from fastdl.layers import Affine, Convolution, Pooling  # noqa: E402
+from fastdl.util import conv_output_size  # noqa: E402
 
 from . import numpy_prealloc  # noqa: E402
 
@@ -51,6 +59,12 @@ NETWORKS = {
     "784-1024-1024-10/b1024": ([784, 1024, 1024, 10], 1024),
 }
 """The issue's training-step networks: name -> (layer sizes, batch size)."""
+
+CONVNETS = {"SimpleConvNet": (fastdl_networks.SimpleConvNet, book_simple_convnet.SimpleConvNet),
+            "DeepConvNet": (fastdl_networks.DeepConvNet, book_deep_convnet.DeepConvNet)}
+"""The book's convolutional networks, with their default constructors: name -> (fastdl class, book class)."""
+CONVNET_BATCH = 100
+IMAGE_SHAPE = (1, 28, 28)
 
 MNIST_DIR = pathlib.Path(os.environ.get("FASTDL_DATA", REPO.parent / "shared" / "data" / "mnist"))
 
@@ -140,6 +154,110 @@ def network(impl, sizes, batch, dtype, optimizer="adam", seed=0):
     return net, step
 
 
+def image_batch(batch, dtype, seed=0):
+    """MNIST-shaped random images (N, 1, 28, 28) in [0, 1) of ``dtype`` and integer labels (N,)."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((batch,) + IMAGE_SHAPE, dtype=np.float64).astype(dtype)
+    t = rng.integers(0, 10, batch).astype(np.int64)
+    return x, t
+
+
+def convnet(impl, name, dtype, seed=0):
+    """A new ``CONVNETS[name]`` network of ``impl`` (its defaults) and its ``step(x, t)``: gradient, then Adam.
+
+    Both draw their weights from ``np.random.seed(seed)`` in the book's order,
+    so they start from the same parameters. The book's network has its
+    parameters cast to ``dtype`` (and its layers rebound to them).
+    """
+    fastdl_class, book_class = CONVNETS[name]
+    np.random.seed(seed)
+    if impl == "fastdl":
+        net = fastdl_class(dtype=dtype)
+        opt = fastdl_optimizers.Adam()
+    elif impl == "book":
+        net = book_class()
+        layers = net.layers.values() if isinstance(net.layers, dict) else net.layers
+        for layer in layers:
+            if hasattr(layer, "W"):
+                # the book's layers hold its params' arrays: find each layer's keys by identity
+                key_W = next(key for key, value in net.params.items() if value is layer.W)
+                key_b = "b" + key_W[1:]
+                layer.W = net.params[key_W] = layer.W.astype(dtype)
+                layer.b = net.params[key_b] = layer.b.astype(dtype)
+        opt = book_optimizer.Adam()
+    else:
+        raise ValueError(f"unknown impl {impl!r} (a convnet is 'fastdl' or 'book')")
+
+    def step(x, t):
+        opt.update(net.params, net.gradient(x, t))
+
+    return net, step
+
+
+def convnet_gemms(net, batch):
+    """The products a training step of the fastdl convnet ``net`` needs, as (what, M, K, N), from its shapes.
+
+    A convolution of FN filters of C x FH x FW over OH x OW output positions is
+    the product of the (FN, C*FH*FW) filters with the (C*FH*FW, batch*OH*OW)
+    im2col columns: forward, dW ((FN, batch*OH*OW) @ (batch*OH*OW, C*FH*FW)) and
+    dx (filters transposed times the output gradient), each 2*FN*C*FH*FW*batch*OH*OW
+    FLOPs; an Affine (D_in, D_out) is forward, dW, dx as in :func:`step_gemms`.
+    The first layer's dx is never needed. Input: ``IMAGE_SHAPE``.
+    """
+    channels, height, width = IMAGE_SHAPE
+    gemms = []
+    for name, layer in net.layers.items():
+        first = not gemms
+        if isinstance(layer, Convolution):
+            filters, _, filter_h, filter_w = layer.W.shape
+            height = int(conv_output_size(height, filter_h, layer.stride, layer.pad))
+            width = int(conv_output_size(width, filter_w, layer.stride, layer.pad))
+            taps, positions = channels * filter_h * filter_w, batch * height * width
+            gemms += [(f"{name} forward", filters, taps, positions), (f"{name} dW", filters, positions, taps)]
+            if not first:
+                gemms.append((f"{name} dx", taps, filters, positions))
+            channels = filters
+        elif isinstance(layer, Pooling):
+            height = (height + 2 * layer.pad - layer.pool_h) // layer.stride + 1
+            width = (width + 2 * layer.pad - layer.pool_w) // layer.stride + 1
+        elif isinstance(layer, Affine):
+            d_in, d_out = layer.W.shape
+            gemms += [(f"{name} forward", batch, d_in, d_out), (f"{name} dW", d_in, batch, d_out)]
+            if not first:
+                gemms.append((f"{name} dx", batch, d_out, d_in))
+    return gemms
+
+
+def gemm_flops(gemms):
+    """FLOPs of (what, M, K, N) products: 2*M*K*N each."""
+    return sum(2 * m * k * n for _, m, k, n in gemms)
+
+
+def convnet_flops(name, batch=CONVNET_BATCH):
+    """FLOPs of :func:`convnet_gemms` for a training step of ``CONVNETS[name]`` (the same count for every impl)."""
+    return gemm_flops(convnet_gemms(CONVNETS[name][0](), batch))
+
+
+@kernel()
+def gemm(a, b, out):
+    """out = a @ b through the BLAS fastdl's kernels call (Numba's ``np.dot``: SciPy's OpenBLAS)."""
+    np.dot(a, b, out)
+
+
+LARGE_GEMM = 1024
+"""Size of the square GEMM whose rate is the peak a step's FLOPs are set against."""
+
+
+def large_gemm(dtype, size=LARGE_GEMM):
+    """A zero-argument callable doing one (size, size) @ (size, size) GEMM of ``dtype`` (2*size**3 FLOPs),
+    its first call already made."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((size, size)).astype(dtype), rng.random((size, size)).astype(dtype)
+    out = np.empty((size, size), dtype)
+    gemm(a, b, out)
+    return lambda: gemm(a, b, out)
+
+
 def seconds_per_call(func, min_seconds=0.05, repeats=3):
     """Best time of one ``func()`` call over ``repeats`` calibrated loops (for ``track_`` rates)."""
     number = 1
@@ -209,7 +327,7 @@ def step_gemms(sizes, batch):
 
 def step_flops(sizes, batch):
     """FLOPs of :func:`step_gemms` (2*M*K*N each); the elementwise work is negligible next to it."""
-    return sum(2 * m * k * n for _, m, k, n in step_gemms(sizes, batch))
+    return gemm_flops(step_gemms(sizes, batch))
 
 
 def parameter_count(sizes):

@@ -1,8 +1,9 @@
-"""Whole training steps and a whole MNIST epoch: ReLU networks, softmax cross-entropy, Adam."""
+"""Whole training steps and a whole MNIST epoch: ReLU networks and the book's convnets, softmax cross-entropy, Adam."""
 import numpy as np
 
-from .common import DTYPES, IMPLS, IMPLS_WITH_NUMPY, NETWORKS, THREADS, Threaded, epoch, load_mnist_uint8, \
-    network, scaled, seconds_per_call, step_flops, training_step
+from .common import CONVNET_BATCH, CONVNETS, DTYPES, IMPLS, IMPLS_WITH_NUMPY, NETWORKS, THREADS, Threaded, \
+    convnet, convnet_flops, epoch, image_batch, load_mnist_uint8, network, scaled, seconds_per_call, step_flops, \
+    training_step
 
 MNIST_SIZES = [784, 100, 100, 10]
 MNIST_BATCH = 100
@@ -29,6 +30,38 @@ class TrainingStep(Threaded):
 
     def track_gflops(self, *params):
         """FLOPs the step needs (no first-layer dx) per second: the same count for every impl."""
+        return self.flops / seconds_per_call(self.step) / 1e9
+
+    track_gflops.unit = "GFLOP/s"
+
+
+class ConvNetTrainingStep(Threaded):
+    """Gradient (forward, loss, backward) and Adam update of one batch of 100 images: SimpleConvNet, DeepConvNet.
+
+    The book's float32 row is its code given float32 parameters and images.
+    PyTorch's rows, and the roofline, are in ``compare.py --only conv``.
+    """
+
+    params = (list(CONVNETS), DTYPES, IMPLS, THREADS)
+    param_names = ["network", "dtype", "impl", "threads"]
+    timeout = 300
+
+    def setup(self, name, dtype, impl, threads):
+        self.limit_threads(threads)
+        self.flops = convnet_flops(name)
+        _, step = convnet(impl, name, dtype)
+        x, t = image_batch(CONVNET_BATCH, dtype)
+        step(x, t)  # compiles fastdl's kernels and allocates every buffer and the optimizer's state
+        self.step = lambda: step(x, t)
+
+    def time_step(self, *params):
+        self.step()
+
+    def peakmem_step(self, *params):
+        self.step()
+
+    def track_gflops(self, *params):
+        """FLOPs the step needs (every convolution and affine product, no first-layer dx) per second."""
         return self.flops / seconds_per_call(self.step) / 1e9
 
     track_gflops.unit = "GFLOP/s"
