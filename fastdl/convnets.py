@@ -4,8 +4,9 @@ As :class:`fastdl.networks.LayerNet` (whose predict/loss/gradient these
 reuse), ``params`` and ``gradient()`` are :class:`~fastdl.flat.FlatParams` of
 one layout, so an optimizer updates ``params.flat`` from ``grads.flat`` in one
 pass; the layers hold those views. Each convolution has its ReLU fused (the
-book's ``Convolution`` then ``Relu``), and the first layer's ``dx`` is never
-computed. ``save_params``/``load_params`` read and write the book's pickles
+book's ``Convolution`` then ``Relu``), a convolution and the pooling after it
+run as one :class:`~fastdl.convolution.ConvolutionPooling` step, and the first
+layer's ``dx`` is never computed. ``save_params``/``load_params`` read and write the book's pickles
 (a dict of arrays keyed ``W1``, ``b1``, ...).
 """
 import pickle
@@ -13,7 +14,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .convolution import Convolution, Pooling
+from .convolution import Convolution, ConvolutionPooling, Pooling
 from .flat import FlatParams
 from .layers import Affine, Dropout, Relu, SoftmaxWithLoss, check_batch, class_labels
 from .networks import LayerNet
@@ -36,6 +37,28 @@ class ConvNet(LayerNet):
         self._weight_keys = [key for key, _ in layout if key.startswith("W")]
         self._fused = None
         self._steps = None
+
+    def _fuse(self):
+        """Run each Convolution and the Pooling right after it as one :class:`ConvolutionPooling` step
+        (the layers built so far stay in ``self.layers``)."""
+        layers = tuple(self.layers.values())
+        steps = []
+        for layer in layers:
+            if isinstance(layer, Pooling) and steps and isinstance(steps[-1], Convolution) and steps[-1].relu:
+                steps[-1] = ConvolutionPooling(steps[-1], layer)
+            else:
+                steps.append(layer)
+        self._fused = (layers, steps)
+
+    def _forward(self, x, train_flg):
+        """The fused steps while ``self.layers`` holds the layers they were built from, else the layers."""
+        layers, steps = self._fused
+        if tuple(self.layers.values()) != layers:
+            return super()._forward(x, train_flg)
+        self._steps = steps
+        for step in steps:
+            x = step.forward(x, train_flg) if isinstance(step, Dropout) else step.forward(x)
+        return x
 
     def _conv(self, idx, conv_param):
         """Convolution ``W{idx}`` with its ReLU fused, writing dW/db into the flat gradient's views
@@ -109,6 +132,7 @@ class SimpleConvNet(ConvNet):
         self.layers["Affine1"] = self._affine(2)
         self.layers["Relu2"] = Relu()
         self.layers["Affine2"] = self._affine(3)
+        self._fuse()
 
 
 class DeepConvNet(ConvNet):
@@ -152,6 +176,7 @@ class DeepConvNet(ConvNet):
         self.layers["Dropout1"] = Dropout(0.5)
         self.layers["Affine2"] = self._affine(8)
         self.layers["Dropout2"] = Dropout(0.5)
+        self._fuse()
 
     def loss(self, x, t, train_flg=True):
         """Cross-entropy of the batch; training mode (dropout on) by default, as the book's."""

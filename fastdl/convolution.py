@@ -70,7 +70,8 @@ class Convolution:
                              f"expected ({W.shape[0]},)")
         return W, b
 
-    def forward(self, x):
+    def _prepare_forward(self, x):
+        """``(W2, b, x, FH, FW)`` checked, with ``col`` and the output buffer sized; sets ``x`` and ``col_W``."""
         W, b = self._weights()
         FN, C, FH, FW = W.shape
         x = as_float_array(x, W.dtype)
@@ -79,33 +80,42 @@ class Convolution:
             raise ValueError(f"Convolution input has {x.shape[1]} channels (shape {x.shape}), "
                              f"but W has shape {W.shape}: expected {C}")
         N = x.shape[0]
-        self.col = col = reuse(self.col, (N, C * FH * FW, out_h * out_w), W.dtype)
-        self._out = out = reuse(self._out, (N, FN, out_h, out_w), W.dtype)
+        self.col = reuse(self.col, (N, C * FH * FW, out_h * out_w), W.dtype)
+        self._out = reuse(self._out, (N, FN, out_h, out_w), W.dtype)
         W2 = W.reshape(FN, -1)
-        CK.conv_forward(x, W2, b, FH, FW, int(self.stride), int(self.pad), self.relu, col, out)
         self.x = x
         self.col_W = W2.T
-        return out
+        return W2, b, x, FH, FW
 
-    def _backward(self, dout, need_dx):
-        require_forward(self, self.x)
+    def forward(self, x):
+        W2, b, x, FH, FW = self._prepare_forward(x)
+        CK.conv_forward(x, W2, b, FH, FW, int(self.stride), int(self.pad), self.relu, self.col, self._out)
+        return self._out
+
+    def _prepare_backward(self, need_dx):
+        """``(W, g, dW_n, dcol, dx)``: the weights and the backward's buffers (dcol and dx: any arrays
+        of their types when ``need_dx`` is False, the kernels then never touch them)."""
         W = self._weights()[0]
-        dout = as_float_array(dout, W.dtype, "dout")
-        if dout.shape != self._out.shape:
-            raise ValueError(f"Convolution.backward got dout of shape {dout.shape}, "
-                             f"the forward output was {self._out.shape}")
-        FN, C, FH, FW = W.shape
+        FN = W.shape[0]
         taps, positions = self.col.shape[1:]
         self._g = g = reuse(self._g, (FN, positions), W.dtype)
         self._dW_n = dW_n = reuse(self._dW_n, (FN, taps), W.dtype)
         self.dW = reuse(self.dW, W.shape, W.dtype)
         self.db = reuse(self.db, (FN,), W.dtype)
-        if need_dx:
-            self._dcol = reuse(self._dcol, (taps, positions), W.dtype)
-            self._dx = reuse(self._dx, self.x.shape, W.dtype)
-        # Without dx the kernel never touches dcol and dx: any arrays of their types will do.
-        dcol = self._dcol if need_dx else g
-        dx = self._dx if need_dx else self.x
+        if not need_dx:
+            return W, g, dW_n, g, self.x
+        self._dcol = reuse(self._dcol, (taps, positions), W.dtype)
+        self._dx = reuse(self._dx, self.x.shape, W.dtype)
+        return W, g, dW_n, self._dcol, self._dx
+
+    def _backward(self, dout, need_dx):
+        require_forward(self, self.x)
+        W, g, dW_n, dcol, dx = self._prepare_backward(need_dx)
+        dout = as_float_array(dout, W.dtype, "dout")
+        if dout.shape != self._out.shape:
+            raise ValueError(f"Convolution.backward got dout of shape {dout.shape}, "
+                             f"the forward output was {self._out.shape}")
+        FN, C, FH, FW = W.shape
         CK.conv_backward(dout, self._out, self.col, W.reshape(FN, -1), FH, FW, int(self.stride), int(self.pad),
                          self.relu, need_dx, g, dW_n, dcol, self.dW.reshape(FN, -1), self.db, dx)
         return dx if need_dx else None
@@ -144,22 +154,79 @@ class Pooling:
         self.arg_max = None
         self._out = self._dx = None
 
-    def forward(self, x):
+    def _prepare_forward(self, x):
+        """Size ``arg_max`` and the output buffer for input ``x`` (checked); sets ``x``."""
         x = as_float_array(x)
         out_h, out_w = window_output_shape("Pooling", x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
         N, C = x.shape[:2]
-        self._out = out = reuse(self._out, (N, C, out_h, out_w), x.dtype)
-        self.arg_max = arg_max = reuse(self.arg_max, (N * out_h * out_w * C,), np.dtype(np.int64))
-        CK.pool_forward(x, int(self.pool_h), int(self.pool_w), int(self.stride), int(self.pad), out, arg_max)
+        self._out = reuse(self._out, (N, C, out_h, out_w), x.dtype)
+        self.arg_max = reuse(self.arg_max, (N * out_h * out_w * C,), np.dtype(np.int64))
         self.x = x
-        return out
+        return x
 
-    def backward(self, dout):
+    def forward(self, x):
+        x = self._prepare_forward(x)
+        CK.pool_forward(x, int(self.pool_h), int(self.pool_w), int(self.stride), int(self.pad), self._out,
+                        self.arg_max)
+        return self._out
+
+    def _check_dout(self, dout):
         require_forward(self, self.x)
         dout = as_float_array(dout, self.x.dtype, "dout")
         if dout.shape != self._out.shape:
             raise ValueError(f"Pooling.backward got dout of shape {dout.shape}, "
                              f"the forward output was {self._out.shape}")
+        return dout
+
+    def backward(self, dout):
+        dout = self._check_dout(dout)
         self._dx = dx = reuse(self._dx, self.x.shape, self.x.dtype)
         CK.pool_backward(dout, self.arg_max, int(self.pool_h), int(self.pool_w), int(self.stride), int(self.pad), dx)
         return dx
+
+
+class ConvolutionPooling:
+    """A network's ``Convolution`` (with its ReLU fused) and the max ``Pooling`` after it, as one step.
+
+    The convnets' training path: ``forward(x)`` returns what ``pool.forward(conv.forward(x))``
+    returns, each sample convolved and pooled while its output is in cache;
+    ``backward(dout)`` (or ``backward_params``) takes the pooled gradient and
+    returns the convolution's dx. Both layers are left as their own calls would
+    leave them (``conv.x``, ``col``, ``col_W``, the ReLU'd output that is
+    ``pool.x``, ``arg_max``, ``dW``, ``db``; the same numbers), so either can still
+    be called on its own; only the pooling's dx, the (N, FN, OH, OW) gradient
+    between the two, is never written.
+    """
+
+    def __init__(self, conv, pool):
+        if not conv.relu:
+            raise ValueError("ConvolutionPooling needs a Convolution with relu=True")
+        self.conv = conv
+        self.pool = pool
+
+    def forward(self, x):
+        conv, pool = self.conv, self.pool
+        W2, b, x, FH, FW = conv._prepare_forward(x)
+        pool._prepare_forward(conv._out)
+        CK.conv_pool_forward(x, W2, b, FH, FW, int(conv.stride), int(conv.pad), conv.col, conv._out,
+                             int(pool.pool_h), int(pool.pool_w), int(pool.stride), int(pool.pad), pool._out,
+                             pool.arg_max)
+        return pool._out
+
+    def _backward(self, dout, need_dx):
+        conv, pool = self.conv, self.pool
+        dout = pool._check_dout(dout)
+        require_forward(conv, conv.x)
+        W, g, dW_n, dcol, dx = conv._prepare_backward(need_dx)
+        FN, C, FH, FW = W.shape
+        CK.conv_pool_backward(dout, pool._out, pool.arg_max, int(pool.pool_h), int(pool.pool_w), int(pool.stride),
+                              int(pool.pad), conv._out, conv.col, W.reshape(FN, -1), FH, FW, int(conv.stride),
+                              int(conv.pad), need_dx, g, dW_n, dcol, conv.dW.reshape(FN, -1), conv.db, dx)
+        return dx if need_dx else None
+
+    def backward(self, dout):
+        return self._backward(dout, True)
+
+    def backward_params(self, dout):
+        """``dW`` and ``db`` only (returns None), for a network's first layer."""
+        self._backward(dout, False)

@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 
 from book import conv_layers as book
+from book.layers import Relu as BookRelu
 from book import util as book_util
 from book.gradient import numerical_gradient
 from fastdl import util
+from fastdl.convolution import ConvolutionPooling
 from fastdl.layers import Convolution, Pooling
 
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=1e-4, atol=1e-4)}
@@ -100,6 +102,53 @@ def test_pooling_matches_book_including_arg_max(rng, dtype):
     dx = layer.backward(dout)
     assert dx.dtype == dtype
     np.testing.assert_array_equal(dx, ref.backward(dout))
+
+
+def test_pooling_follows_np_argmax_on_nan(rng, dtype):
+    x = rng.standard_normal((2, 3, 4, 4)).astype(dtype)
+    x[0, 0, 0, 1] = x[0, 1, 1, 1] = x[1, 2, 3, 2] = np.nan  # one NaN in each of three 2x2 windows
+    x[0, 2, 0, 0] = x[0, 2, 1, 0] = np.nan  # two in one window: the first counts
+    layer, ref = Pooling(2, 2), book.Pooling(2, 2, stride=2)
+    np.testing.assert_array_equal(layer.forward(x), ref.forward(x))
+    np.testing.assert_array_equal(layer.arg_max, ref.arg_max)
+
+
+# (conv filter, stride, pad, pool window, pool stride) over 8x8: the networks' 2x2 pools, an overlapping pool
+FUSED = [(3, 1, 1, 2, 2), (5, 1, 0, 2, 2), (3, 1, 0, 3, 1)]
+
+
+@pytest.mark.parametrize("fs,stride,pad,pool,pool_stride", FUSED)
+def test_convolution_pooling_step_matches_books_conv_relu_pool(rng, dtype, fs, stride, pad, pool, pool_stride):
+    x = rng.standard_normal((3, 2, 8, 8)).astype(dtype)
+    x[0, 0, 2, 3] = np.nan  # NaN passes the ReLU and wins its pooling windows, as in the book
+    W = (rng.standard_normal((4, 2, fs, fs)) * 0.3).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    conv, pool = Convolution(W, b, stride, pad, relu=True), Pooling(pool, pool, pool_stride)
+    step = ConvolutionPooling(conv, pool)
+    refs = [book.Convolution(W.astype(np.float64), b.astype(np.float64), stride, pad), BookRelu(),
+            book.Pooling(pool.pool_h, pool.pool_w, stride=pool_stride)]
+    outs = [x.astype(np.float64)]
+    for layer in refs:
+        outs.append(layer.forward(outs[-1]))
+    out = step.forward(x)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, outs[3], **TOL[dtype])  # NaN where the book has NaN
+    np.testing.assert_array_equal(pool.arg_max, refs[2].arg_max)
+    np.testing.assert_allclose(pool.x, outs[2], **TOL[dtype])  # the ReLU'd convolution, as conv.forward leaves it
+    assert pool.x is conv.forward(x)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    ref_dx = dout.astype(np.float64)
+    for layer in reversed(refs):
+        ref_dx = layer.backward(ref_dx)
+    step.forward(x)
+    dx = step.backward(dout)
+    assert dx.dtype == dtype
+    np.testing.assert_allclose(dx, ref_dx, **TOL[dtype])
+    np.testing.assert_allclose(conv.dW, refs[0].dW, **TOL[dtype])  # NaN where the NaN pixel's taps are
+    np.testing.assert_allclose(conv.db, refs[0].db, **TOL[dtype])
+    conv.dW[:] = 0
+    assert step.backward_params(dout) is None
+    np.testing.assert_allclose(conv.dW, refs[0].dW, **TOL[dtype])
 
 
 def test_overlapping_pooling_adds_gradients_of_shared_maxima(rng):

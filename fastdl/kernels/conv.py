@@ -148,6 +148,31 @@ def _col2im_sample(dcolT, n, fh, fw, stride, pad, dx):
 
 
 @kernel()
+def _conv_gemm_sample(x, n, W2, fh, fw, stride, pad, col, out):
+    """Sample n: ``col[n]`` = its columns, ``out[n]`` (FN, OH, OW) = W2 @ col[n] (no bias yet)."""
+    FN = out.shape[1]
+    colT = col[n]
+    _im2col_sample(x, n, fh, fw, stride, pad, colT)
+    np.dot(W2, colT, out[n].reshape(FN, out.shape[2] * out.shape[3]))
+
+
+@kernel()
+def _bias_relu_sample(out, n, b, relu):
+    """``out[n] += b`` per channel, then ReLU when ``relu``."""
+    FN = out.shape[1]
+    P = out.shape[2] * out.shape[3]
+    zero = out.dtype.type(0)
+    o = out[n].reshape(FN, P)
+    for f in range(FN):
+        bf = b[f]
+        for p in range(P):
+            v = o[f, p] + bf
+            if relu and v <= zero:
+                v = zero
+            o[f, p] = v
+
+
+@kernel()
 def conv_forward(x, W2, b, fh, fw, stride, pad, relu, col, out):
     """``out`` (N, FN, OH, OW) = W2 @ im2col(x[n]) + b per sample (then ReLU when ``relu``).
 
@@ -155,21 +180,26 @@ def conv_forward(x, W2, b, fh, fw, stride, pad, relu, col, out):
     sample's columns for the backward. One GEMM per sample writes the (FN,
     OH*OW) output straight into NCHW order: no transpose pass.
     """
-    N, FN = out.shape[0], out.shape[1]
-    P = out.shape[2] * out.shape[3]
-    zero = out.dtype.type(0)
-    for n in range(N):
-        colT = col[n]
-        _im2col_sample(x, n, fh, fw, stride, pad, colT)
-        o = out[n].reshape(FN, P)
-        np.dot(W2, colT, o)
-        for f in range(FN):
-            bf = b[f]
-            for p in range(P):
-                v = o[f, p] + bf
-                if relu and v <= zero:
-                    v = zero
-                o[f, p] = v
+    for n in range(x.shape[0]):
+        _conv_gemm_sample(x, n, W2, fh, fw, stride, pad, col, out)
+        _bias_relu_sample(out, n, b, relu)
+
+
+@kernel()
+def _conv_grads_sample(g, n, col, W2, fh, fw, stride, pad, need_dx, dW_n, dcolT, dW2, db, dx):
+    """Add sample n's share to dW2 and db from ``g`` (FN, OH*OW), the gradient at the conv (pre-ReLU)
+    output; when ``need_dx``, add W2.T @ g scattered back to the image into ``dx[n]``."""
+    FN, P = g.shape
+    for f in range(FN):
+        s = g.dtype.type(0)
+        for p in range(P):
+            s += g[f, p]
+        db[f] += s
+    np.dot(g, col[n].T, dW_n)
+    dW2 += dW_n
+    if need_dx:
+        np.dot(W2.T, g, dcolT)
+        _col2im_sample(dcolT, n, fh, fw, stride, pad, dx)
 
 
 @kernel()
@@ -191,81 +221,142 @@ def conv_backward(dout, out, col, W2, fh, fw, stride, pad, relu, need_dx, g, dW_
         d = dout[n].reshape(FN, P)
         o = out[n].reshape(FN, P)
         for f in range(FN):
-            s = zero
             for p in range(P):
                 v = d[f, p]
                 if relu and o[f, p] <= zero:
                     v = zero
                 g[f, p] = v
-                s += v
-            db[f] += s
-        np.dot(g, col[n].T, dW_n)
-        dW2 += dW_n
-        if need_dx:
-            np.dot(W2.T, g, dcolT)
-            _col2im_sample(dcolT, n, fh, fw, stride, pad, dx)
+        _conv_grads_sample(g, n, col, W2, fh, fw, stride, pad, need_dx, dW_n, dcolT, dW2, db, dx)
+
+
+@kernel()
+def conv_pool_forward(x, W2, b, fh, fw, stride, pad, col, out, ph, pw, pstride, ppad, pooled, arg_max):
+    """Convolution + ReLU (as :func:`conv_forward`), then each sample's max pooling (as
+    :func:`pool_forward`, into ``pooled`` and ``arg_max``) while its output is still in cache."""
+    for n in range(x.shape[0]):
+        _conv_gemm_sample(x, n, W2, fh, fw, stride, pad, col, out)
+        _bias_relu_sample(out, n, b, True)
+        _pool_sample(out, n, ph, pw, pstride, ppad, pooled, arg_max)
+
+
+@kernel()
+def conv_pool_backward(dpooled, pooled, arg_max, ph, pw, pstride, ppad, out, col, W2, fh, fw, stride, pad,
+                       need_dx, g, dW_n, dcolT, dW2, db, dx):
+    """:func:`conv_backward` (with ReLU) of :func:`conv_pool_forward`, from the pooled gradient ``dpooled``.
+
+    Each window's gradient goes to its maximum, where the ReLU mask is
+    ``pooled <= 0`` (the max is the ReLU'd output there): sample by sample into
+    ``g`` (FN, OH*OW), never into a (N, FN, OH, OW) gradient. ``out`` only gives
+    the convolution's output shape.
+    """
+    N, FN = out.shape[0], out.shape[1]
+    oh, ow = out.shape[2], out.shape[3]
+    ph_, pw_ = pooled.shape[2], pooled.shape[3]
+    zero = g.dtype.type(0)
+    dW2[:] = zero
+    db[:] = zero
+    if need_dx:
+        dx[:] = zero
+    for n in range(N):
+        g[:] = zero
+        for qy in range(ph_):
+            for qx in range(pw_):
+                for f in range(FN):
+                    if pooled[n, f, qy, qx] <= zero:
+                        continue
+                    at = arg_max[((n * ph_ + qy) * pw_ + qx) * FN + f]
+                    ky, kx = _window_offset(at, pw)
+                    iy = qy * pstride + ky - ppad
+                    ix = qx * pstride + kx - ppad
+                    if 0 <= iy < oh and 0 <= ix < ow:
+                        g[f, iy * ow + ix] += dpooled[n, f, qy, qx]
+        _conv_grads_sample(g, n, col, W2, fh, fw, stride, pad, need_dx, dW_n, dcolT, dW2, db, dx)
+
+
+@kernel()
+def _window_offset(at, pw):
+    """``(ky, kx)`` of window offset ``at`` = ky*pw + kx; shifts for the 2-wide windows (a division
+    by a run-time width costs more than the rest of the pooling backward)."""
+    if pw == 2:
+        return at >> 1, at & 1
+    ky = at // pw
+    return ky, at - ky * pw
+
+
+@kernel()
+def _pool_sample(x, n, ph, pw, stride, pad, out, arg_max):
+    """Max pooling of sample n: ``out[n]`` (C, OH, OW) and its part of ``arg_max`` (N*OH*OW*C,)."""
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    oh, ow = out.shape[2], out.shape[3]
+    zero = x.dtype.type(0)
+    if pad == 0 and ph == 2 and pw == 2 and stride == 2:
+        # The networks' 2x2 pools, a row pair at a time with plain compares (the first maximum wins):
+        # 4x faster in float64 than also applying np.argmax's NaN rule per element. A NaN anywhere
+        # sets ``nan`` and the sample is redone below by the loop that follows that rule.
+        nan = False
+        for c in range(C):
+            for oy in range(oh):
+                r0 = x[n, c, 2 * oy]
+                r1 = x[n, c, 2 * oy + 1]
+                o = out[n, c, oy]
+                for ox in range(ow):
+                    a0, a1, a2, a3 = r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]
+                    nan |= (a0 != a0) | (a1 != a1) | (a2 != a2) | (a3 != a3)
+                    best, at = a0, 0
+                    take = a1 > best
+                    best = a1 if take else best
+                    at = 1 if take else at
+                    take = a2 > best
+                    best = a2 if take else best
+                    at = 2 if take else at
+                    take = a3 > best
+                    best = a3 if take else best
+                    at = 3 if take else at
+                    o[ox] = best
+                    arg_max[((n * oh + oy) * ow + ox) * C + c] = at
+        if not nan:
+            return
+    if pad == 0:
+        # Every window lies inside the image: no bounds test per element. Channels innermost: arg_max
+        # is written in order ((n, oy, ox, c) is the book's layout).
+        for oy in range(oh):
+            for ox in range(ow):
+                for c in range(C):
+                    best = x[n, c, oy * stride, ox * stride]
+                    at = 0
+                    for ky in range(ph):
+                        for kx in range(pw):
+                            v = x[n, c, oy * stride + ky, ox * stride + kx]
+                            # Non-short-circuit tests and selects: no branch to mispredict on random data.
+                            take = (v > best) | ((v != v) & (best == best))
+                            best = v if take else best
+                            at = ky * pw + kx if take else at
+                    out[n, c, oy, ox] = best
+                    arg_max[((n * oh + oy) * ow + ox) * C + c] = at
+        return
+    for oy in range(oh):
+        for ox in range(ow):
+            for c in range(C):
+                best = zero
+                at = -1
+                for ky in range(ph):
+                    iy = oy * stride + ky - pad
+                    for kx in range(pw):
+                        ix = ox * stride + kx - pad
+                        v = x[n, c, iy, ix] if 0 <= iy < H and 0 <= ix < W else zero
+                        # np.argmax keeps the first maximum and stops at the first NaN.
+                        if at < 0 or v > best or (v != v and best == best):
+                            best = v
+                            at = ky * pw + kx
+                out[n, c, oy, ox] = best
+                arg_max[((n * oh + oy) * ow + ox) * C + c] = at
 
 
 @kernel()
 def pool_forward(x, ph, pw, stride, pad, out, arg_max):
     """Max pooling: ``out`` (N, C, OH, OW) and ``arg_max`` (N*OH*OW*C,), padding counting as zeros (im2col's)."""
-    N, C, H, W = x.shape
-    oh, ow = out.shape[2], out.shape[3]
-    zero = x.dtype.type(0)
-    # Channels innermost: arg_max is written in order ((n, oy, ox, c) is the book's layout), while one
-    # sample's image stays in cache; channels outermost swept arg_max C times (1.9x slower on SimpleConvNet's pool).
-    if pad == 0 and ph == 2 and pw == 2:
-        # The networks' 2x2 pools: a fixed 3-tap loop LLVM unrolls (loop overhead outweighed the compares).
-        for n in range(N):
-            for oy in range(oh):
-                for ox in range(ow):
-                    for c in range(C):
-                        y, z = oy * stride, ox * stride
-                        best = x[n, c, y, z]
-                        at = 0
-                        for k in range(1, 4):
-                            v = x[n, c, y + k // 2, z + k % 2]
-                            take = (v > best) | ((v != v) & (best == best))
-                            best = v if take else best
-                            at = k if take else at
-                        out[n, c, oy, ox] = best
-                        arg_max[((n * oh + oy) * ow + ox) * C + c] = at
-        return
-    if pad == 0:
-        # Every window lies inside the image: no bounds test per element (the common case).
-        for n in range(N):
-            for oy in range(oh):
-                for ox in range(ow):
-                    for c in range(C):
-                        best = x[n, c, oy * stride, ox * stride]
-                        at = 0
-                        for ky in range(ph):
-                            for kx in range(pw):
-                                v = x[n, c, oy * stride + ky, ox * stride + kx]
-                                # Non-short-circuit tests and selects: no branch to mispredict on random data.
-                                take = (v > best) | ((v != v) & (best == best))
-                                best = v if take else best
-                                at = ky * pw + kx if take else at
-                        out[n, c, oy, ox] = best
-                        arg_max[((n * oh + oy) * ow + ox) * C + c] = at
-        return
-    for n in range(N):
-        for oy in range(oh):
-            for ox in range(ow):
-                for c in range(C):
-                    best = zero
-                    at = -1
-                    for ky in range(ph):
-                        iy = oy * stride + ky - pad
-                        for kx in range(pw):
-                            ix = ox * stride + kx - pad
-                            v = x[n, c, iy, ix] if 0 <= iy < H and 0 <= ix < W else zero
-                            # np.argmax keeps the first maximum and stops at the first NaN.
-                            if at < 0 or v > best or (v != v and best == best):
-                                best = v
-                                at = ky * pw + kx
-                    out[n, c, oy, ox] = best
-                    arg_max[((n * oh + oy) * ow + ox) * C + c] = at
+    for n in range(x.shape[0]):
+        _pool_sample(x, n, ph, pw, stride, pad, out, arg_max)
 
 
 @kernel()
@@ -279,8 +370,9 @@ def pool_backward(dout, arg_max, ph, pw, stride, pad, dx):
             for ox in range(ow):
                 for c in range(C):
                     at = arg_max[((n * oh + oy) * ow + ox) * C + c]
-                    iy = oy * stride + at // pw - pad
-                    ix = ox * stride + at % pw - pad
+                    ky, kx = _window_offset(at, pw)
+                    iy = oy * stride + ky - pad
+                    ix = ox * stride + kx - pad
                     if 0 <= iy < H and 0 <= ix < W:
                         dx[n, c, iy, ix] += dout[n, c, oy, ox]
 
