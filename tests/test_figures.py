@@ -51,7 +51,8 @@ def test_train_draws_settings_and_resume_points(mnist_dir, tmp_path, monkeypatch
         assert main(["train", "--train-size", "500", "--batch-size", "100", "--hidden", "5", "--epochs", "1",
                      "--seed", "4", "--out", str(out), *common]) == 0
         assert main(["train", "--resume", str(out), "--epochs", "1", *common]) == 0
-    _, step_loss, rows, title, resumed_at = drawn[-1]
+    _, step_loss, rows, title, resumed_at, best = drawn[-1]
+    assert best is None  # no --val-split
     assert "MultiLayerNet 784-5-10" in title and "Adam(lr=0.002" in title and "batch 100, seed 4" in title
     assert resumed_at == [5] and step_loss.size == 10 and [row["epoch"] for row in rows] == [1, 2]
     with np.load(out / "model.npz") as saved:

@@ -24,6 +24,8 @@ from fastdl.app.cli import main
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = ["--train-size", "600", "--batch-size", "50", "--hidden", "20", "--dtype", "float64", "--seed", "3",
        "--dropout", "0.2", "--threads", "1"]
+VAL = ("--val-split", "0.25", "--lr", "0.05", "--lr-schedule", "constant")
+"""A run with a validation split whose best epoch (4 of 6: val accuracy 0.773, then 0.747, 0.740) is not its last."""
 STATE_PREFIXES = ("params/", "buffers/", "optimizer/", "rng/")
 TIMINGS = ("seconds", "eval_seconds")
 
@@ -54,21 +56,23 @@ def assert_same_run(path, expected_path):
     strip = [{k: v for k, v in row.items() if k not in TIMINGS} for row in rows]
     assert strip == [{k: v for k, v in row.items() if k not in TIMINGS} for row in expected_rows]
     run, expected_run = json.loads(str(got["run"])), json.loads(str(expected["run"]))
-    assert (run["epochs_done"], run["test_acc"], run["test_loss"]) == (
-        expected_run["epochs_done"], expected_run["test_acc"], expected_run["test_loss"])
+    held = ("epochs_done", "test_acc", "test_loss", "val_acc", "val_loss", "val_split", "val_seed", "best")
+    assert [run.get(key) for key in held] == [expected_run.get(key) for key in held]
 
 
 @pytest.fixture(scope="module")
 def straight(mnist_dir, tmp_path_factory):
-    """{epochs: model.npz} of uninterrupted runs, trained once each."""
+    """``get(epochs, *extra options)``: model.npz of an uninterrupted run, trained once each."""
     root = tmp_path_factory.mktemp("straight")
     runs = {}
 
-    def get(epochs):
-        if epochs not in runs:
-            assert quiet_main(train_args(mnist_dir, root / str(epochs), "--epochs", str(epochs))) == 0
-            runs[epochs] = root / str(epochs) / "model.npz"
-        return runs[epochs]
+    def get(epochs, *extra):
+        key = (epochs, *extra)
+        if key not in runs:
+            out = root / f"{epochs}-{len(runs)}"
+            assert quiet_main(train_args(mnist_dir, out, "--epochs", str(epochs), *extra)) == 0
+            runs[key] = out / "model.npz"
+        return runs[key]
 
     return get
 
@@ -118,9 +122,10 @@ def csv_rows(out):
         return list(csv.DictReader(f))
 
 
-def test_sigkill_right_after_the_first_checkpoint_and_resume_is_bit_for_bit(mnist_dir, tmp_path, straight):
+@pytest.mark.parametrize("extra", [(), VAL], ids=["", "val-split"])
+def test_sigkill_right_after_the_first_checkpoint_and_resume_is_bit_for_bit(mnist_dir, tmp_path, straight, extra):
     out = tmp_path / "run"
-    process = subprocess.Popen([sys.executable, "-m", "fastdl", *train_args(mnist_dir, out, "--epochs", "8")],
+    process = subprocess.Popen([sys.executable, "-m", "fastdl", *train_args(mnist_dir, out, "--epochs", "8", *extra)],
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 240
@@ -134,7 +139,9 @@ def test_sigkill_right_after_the_first_checkpoint_and_resume_is_bit_for_bit(mnis
     saved = load_checkpoint(out)
     assert 1 <= saved.run["epochs_done"] < 8
     assert quiet_main(["train", "--resume", str(out), "--data-dir", str(mnist_dir)]) == 0
-    assert_same_run(out / "model.npz", straight(8))
+    assert_same_run(out / "model.npz", straight(8, *extra))
+    if extra:
+        assert_same_run(out / "best.npz", straight(8, *extra).parent / "best.npz")
 
 
 def test_ctrl_c_mid_epoch_then_resume_is_bit_for_bit(mnist_dir, tmp_path, straight, monkeypatch, capsys):
@@ -158,6 +165,38 @@ def test_ctrl_c_mid_epoch_then_resume_is_bit_for_bit(mnist_dir, tmp_path, straig
     assert ("after epoch 1 and 5 steps of epoch 2 with the saved optimizer state and the saved RNG and batch order"
             in capsys.readouterr().out)
     assert_same_run(out / "model.npz", straight(3))
+
+
+def test_ctrl_c_with_a_validation_split_then_resume_keeps_the_split_and_the_best_bit_for_bit(
+        mnist_dir, tmp_path, straight, monkeypatch, capsys):
+    update, calls = fastdl.Adam.update, []
+
+    def update_then_ctrl_c(self, params, grads):
+        update(self, params, grads)
+        calls.append(1)
+        if len(calls) == 41:  # step 5 of epoch 5 (450 of the 600 samples train: 9 steps per epoch)
+            signal.raise_signal(signal.SIGINT)
+
+    out = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(fastdl.Adam, "update", update_then_ctrl_c)
+        assert main(train_args(mnist_dir, out, "--epochs", "6", *VAL)) == 130
+    assert "interrupted during epoch 5 after 5/9 steps; saved the network as it is now: val accuracy" in (
+        capsys.readouterr().out)
+    saved = load_checkpoint(out)
+    assert saved.run["best"]["epoch"] == 4 and saved.run["step_in_epoch"] == 5 and saved.epoch_order.shape == (450,)
+    assert saved.run["val_split"] == 0.25 and saved.run["test_acc"] is None
+    assert main(["train", "--resume", str(out), "--data-dir", str(mnist_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert "450 training / 150 validation (--val-split 0.25, seed 3)" in printed
+    expected = straight(6, *VAL)
+    assert_same_run(out / "model.npz", expected)
+    assert_same_run(out / "best.npz", expected.parent / "best.npz")
+    # the best epoch's network is the one a straight 4-epoch run ends with (constant lr: its first 4 epochs)
+    np.testing.assert_array_equal(load_checkpoint(out / "best.npz").net.params.flat,
+                                  load_checkpoint(straight(4, *VAL)).net.params.flat)
+    assert re.search(r"best epoch 4 \(validation accuracy 0\.7733, loss 0\.8\d+\), kept in .*best\.npz: "
+                     r"test accuracy 0\.\d{4}, test loss", printed)
 
 
 def test_resume_of_a_finished_run_asks_for_epochs(straight, tmp_path, mnist_dir, capsys):

@@ -12,6 +12,12 @@ Contents of ``model.npz`` (read it with ``np.load(path, allow_pickle=False)``):
 * ``epoch_order``: the batch order of an epoch interrupted part-way (absent at epoch boundaries),
 * ``step_loss``: the training loss of every step so far.
 
+``fastdl train --val-split`` also writes ``best.npz``, the same checkpoint taken
+after the epoch of the highest validation accuracy so far; its ``run`` (and
+``model.npz``'s) then holds ``val_split``, ``val_seed``, ``val_loss``, ``val_acc``
+and ``best`` (that epoch and its validation loss and accuracy), and null
+``test_loss``/``test_acc``: the test set is not looked at during such a run.
+
 The file is written to a temporary name, flushed to disk and renamed over the
 previous one, so a run killed at any moment leaves the last complete checkpoint.
 
@@ -34,10 +40,12 @@ from .. import networks
 from ..datasets import NUM_SAMPLES, TITLES
 from ..npz import BoundedNpz
 from ..optimizers import OPTIMIZERS
+from .loop import val_size
 from .models import NETWORK_CLASSES, build_network
 from .report import atomic_path
 
 MODEL_FILE = "model.npz"
+BEST_FILE = "best.npz"
 BUFFER_NAMES = ("running_mean", "running_var")
 RNG_FIELDS = ("keys", "pos", "has_gauss", "cached_gaussian")
 READ_ERRORS = (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error)
@@ -263,8 +271,17 @@ RUN_FIELDS = {
     "epochs_done": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
     "step_in_epoch": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
     "interrupted": (lambda v: isinstance(v, bool), "true or false"),
-    "test_loss": (_is_number, "a number"),
-    "test_acc": (_is_number, "a number"),
+    "test_loss": (lambda v: v is None or _is_number(v), "a number or null"),
+    "test_acc": (lambda v: v is None or _is_number(v), "a number or null"),
+}
+VAL_FIELDS = {
+    "val_split": (lambda v: _is_number(v) and 0 < v < 1, "a fraction between 0 and 1"),
+    "val_seed": (lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in 0..2**32-1"),
+    "val_loss": (_is_number, "a number"),
+    "val_acc": (_is_number, "a number"),
+    "best": (lambda v: v is None or isinstance(v, dict) and set(v) == {"epoch", "val_acc", "val_loss"}
+             and _is_int(v["epoch"]) and v["epoch"] > 0 and _is_number(v["val_acc"]) and _is_number(v["val_loss"]),
+             "null or an object of 'epoch', 'val_acc', 'val_loss'"),
 }
 
 
@@ -277,16 +294,29 @@ def _check_spec(spec, path):
         _check_fields("network", spec, EXTEND_FIELDS, path)
 
 
+def _fit_size(run):
+    """Training samples the run's batches are drawn from: its training set less the validation split."""
+    n = run["train_size"] or NUM_SAMPLES["train"]
+    return n - val_size(n, run.get("val_split"))
+
+
 def _check_run(run, path):
     _check_fields("run", run, RUN_FIELDS, path)
+    if run.get("val_split") is not None:
+        _check_fields("run", run, VAL_FIELDS, path)
+        if run["best"] is not None and run["best"]["epoch"] > run["epochs_done"]:
+            raise CheckpointError(f"{path}: run 'best' epoch {run['best']['epoch']} is after the "
+                                  f"{run['epochs_done']} epochs done")
+    elif run["test_loss"] is None or run["test_acc"] is None:
+        raise CheckpointError(f"{path}: run 'test_loss' and 'test_acc' must be numbers (the run has no val_split)")
     schedule = run.get("schedule", [0, run["epochs_done"]])
     if not (isinstance(schedule, list) and len(schedule) == 2 and all(map(_is_int, schedule))
             and 0 <= schedule[0] <= schedule[1]):
         raise CheckpointError(f"{path}: run 'schedule' must be [start, end] epochs, got {schedule!r}")
-    steps = (run["train_size"] or NUM_SAMPLES["train"]) // run["batch_size"]
+    steps = _fit_size(run) // run["batch_size"]
     if run["step_in_epoch"] >= max(steps, 1):
         raise CheckpointError(f"{path}: run 'step_in_epoch' is {run['step_in_epoch']}, but an epoch of "
-                              f"{run['train_size'] or NUM_SAMPLES['train']} samples in batches of "
+                              f"{_fit_size(run)} samples in batches of "
                               f"{run['batch_size']} has {steps} steps")
     resumed_at = run.get("resumed_at", [])
     if not (isinstance(resumed_at, list) and all(_is_int(step) and step >= 0 for step in resumed_at)):
@@ -392,7 +422,7 @@ def _check_epoch_order(order, run, path):
     """The saved batch order must index the run's training samples and cover the steps of an epoch."""
     if order is None:
         return
-    n = run["train_size"] or NUM_SAMPLES["train"]
+    n = _fit_size(run)
     steps = n // run["batch_size"]
     if order.size < steps * run["batch_size"]:
         raise CheckpointError(f"{path}: epoch_order has {order.size} entries, an epoch of {steps} batches "

@@ -36,6 +36,7 @@ def evaluate_saved(path, data_dir=None, include_train=False):
         loss, acc = evaluate(net, x, t)
         print(f"train: accuracy {acc:.4f}, loss {loss:.4f} ({x.shape[0]:,} samples)")
     loss, acc = evaluate(net, x_test, t_test)
-    print(f"test: accuracy {acc:.4f}, loss {loss:.4f} ({x_test.shape[0]:,} samples); "
-          f"recorded at save: accuracy {run['test_acc']:.4f}")
+    recorded = (f"recorded at save: accuracy {run['test_acc']:.4f}" if run["test_acc"] is not None else
+                f"recorded at save: validation accuracy {run['val_acc']:.4f} (--val-split {run['val_split']:g})")
+    print(f"test: accuracy {acc:.4f}, loss {loss:.4f} ({x_test.shape[0]:,} samples); {recorded}")
     return 0

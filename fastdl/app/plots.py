@@ -28,16 +28,17 @@ def smooth_trend(x, window=SMOOTH_WINDOW):
     return np.convolve(padded, w / w.sum(), mode="valid")
 
 
-def plot_training(path, step_loss, rows, title="", resumed_at=()):
+def plot_training(path, step_loss, rows, title="", resumed_at=(), best=None):
     """Loss per step (raw and smoothed, with the per-epoch evaluations) and accuracy per epoch; returns the figure.
 
     Parameters
     ----------
     path : where the PNG goes
     step_loss : (S,) every step's loss, drawn on a log axis (a loss spans decades over a run)
-    rows : the per-epoch metrics rows
+    rows : the per-epoch metrics rows, with ``val_loss``/``val_acc`` (``--val-split``) or ``test_loss``/``test_acc``
     title : the run's settings, shown above both panels
     resumed_at : step counts at which a ``--resume`` continued the run, marked on the loss panel
+    best : ``{"epoch", "val_acc", ...}`` of the best epoch (``--val-split``), marked on the accuracy panel
     """
     fig, axes = new_figure(1, 2, figsize=(11, 4.4))
     loss_ax, acc_ax = axes[0]
@@ -47,11 +48,17 @@ def plot_training(path, step_loss, rows, title="", resumed_at=()):
         loss_ax.plot(at, smooth_trend(step_loss), color="tab:blue", label="step loss (smoothed)")
     epochs, steps = [row["epoch"] for row in rows], [row["steps"] for row in rows]
     if rows:
+        held = "val" if "val_acc" in rows[0] else "test"
+        name = "validation" if held == "val" else "test"
         loss_ax.plot(steps, [row["train_loss"] for row in rows], "o-", color="tab:orange", label="train (epoch end)")
-        loss_ax.plot(steps, [row["test_loss"] for row in rows], "s-", color="tab:green", label="test (epoch end)")
+        loss_ax.plot(steps, [row[held + "_loss"] for row in rows], "s-", color="tab:green",
+                     label=f"{name} (epoch end)")
         acc_ax.plot(epochs, [row["train_acc"] for row in rows], "o-", color="tab:orange", label="train")
-        acc_ax.plot(epochs, [row["test_acc"] for row in rows], "s-", color="tab:green", label="test")
-        lowest = min(min(row["train_acc"], row["test_acc"]) for row in rows)
+        acc_ax.plot(epochs, [row[held + "_acc"] for row in rows], "s-", color="tab:green", label=name)
+        if best is not None:
+            acc_ax.plot([best["epoch"]], [best["val_acc"]], "*", color="tab:red", markersize=14, zorder=3,
+                        label=f"best (epoch {best['epoch']}, best.npz)")
+        lowest = min(min(row["train_acc"], row[held + "_acc"]) for row in rows)
         acc_ax.set_ylim(max(0.0, lowest - 0.02), 1.0)
         acc_ax.legend(loc="lower right")
     for k, step in enumerate(resumed_at):

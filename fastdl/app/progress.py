@@ -50,9 +50,10 @@ class Progress:
             self._bar = None
 
     def report(self, row):
-        """The epoch's line: train and test loss and accuracy, training and evaluation time."""
+        """The epoch's line: train and test (or validation) loss and accuracy, training and evaluation time."""
         rate = self.steps * self.batch_size / row["seconds"]
+        held = "val" if "val_acc" in row else "test"
         print(f"{self._epoch}  train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}  "
-              f"test loss {row['test_loss']:.4f} acc {row['test_acc']:.4f}  "
+              f"{held} loss {row[held + '_loss']:.4f} acc {row[held + '_acc']:.4f}  "
               f"{row['seconds']:.2f} s ({rate:,.0f} samples/s) + eval {row['eval_seconds']:.2f} s",
               file=self.stream, flush=True)

@@ -68,6 +68,14 @@ def dropout_ratio(text):
     return value
 
 
+def open_fraction(text):
+    """A number strictly between 0 and 1 (``--val-split``)."""
+    value = _parse(text, float)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1 (e.g. 0.1), got {text}")
+    return value
+
+
 def weight_init(text):
     """'relu'/'he', 'sigmoid'/'xavier' or a positive standard deviation."""
     if text.lower() in INIT_NAMES:

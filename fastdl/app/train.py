@@ -9,6 +9,12 @@ After every epoch ``model.npz`` (see :mod:`fastdl.app.checkpoint`) holds the
 network, the optimizer's state, the metrics and NumPy's RNG state, so
 ``--resume`` continues bit for bit as if the run had never stopped; a Ctrl-C
 also saves the batch order and position of the epoch under way.
+
+``--val-split F`` holds out a fraction F of the training samples
+(:func:`fastdl.app.loop.validation_split`), evaluates on them after every epoch
+instead of on the test set, keeps the epoch of the highest validation accuracy
+in ``best.npz`` (a checkpoint like ``model.npz``) and measures that network on
+the test set once, at the end.
 """
 import inspect
 import math
@@ -21,29 +27,31 @@ import numpy as np
 from ..datasets import NUM_SAMPLES, TITLES, find_dataset, load_mnist
 from ..diagnostics import NonFiniteLossError, check_finite_loss
 from ..optimizers import OPTIMIZERS
-from .checkpoint import MODEL_FILE, CheckpointError, load_checkpoint, save_checkpoint
-from .loop import BatchFeeder, StopRequest, check_run_size, compute_threads, evaluate
+from .checkpoint import BEST_FILE, MODEL_FILE, CheckpointError, load_checkpoint, save_checkpoint
+from .loop import BatchFeeder, StopRequest, check_run_size, compute_threads, evaluate, validation_split
 from .models import build_network, build_optimizer, describe_network, describe_optimizer, hyperparameters, network_spec
 from .plots import plot_training
 from .progress import Progress
 from .report import claim_out_dir, write_csv
 from .settings import (COMPUTE_DEFAULTS, EXACT_LOSS_HELP, add_compute_options, dropout_ratio, integer,
-                       non_negative_float, optimizer_name, optimizer_param, positive_float, positive_int, resolve,
-                       weight_init)
+                       non_negative_float, open_fraction, optimizer_name, optimizer_param, positive_float, positive_int,
+                       resolve, weight_init)
 
 CHANCE_ACCURACY = 0.2
-"""Test accuracy at or below which a run is reported as having learnt nothing (chance is 0.1; twice that
+"""Test (or validation) accuracy at or below which a run is reported as having learnt nothing (chance is 0.1; twice that
 is still far below any network that learnt: the book's first epoch reaches ~0.9)."""
 METRICS_FILE = "metrics.csv"
 PLOT_FILE = "training.png"
 METRIC_FIELDS = ("epoch", "steps", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "eval_seconds")
+VAL_METRIC_FIELDS = tuple(name.replace("test_", "val_") for name in METRIC_FIELDS)
+"""metrics.csv's columns with ``--val-split``: the held-out samples are evaluated every epoch, the test set never."""
 INTERRUPTED = 130  # the shell's exit status for SIGINT
 
 TRAIN_DEFAULTS = {
     "hidden": [256, 128], "activation": "relu", "init": "relu", "weight_decay": 0.0, "dtype": "float32",
     "batchnorm": False, "dropout": 0.0, "exact_loss": False,
     "optimizer": "adam", "lr": 0.002, "opt_params": {}, "lr_schedule": "cosine",
-    "epochs": 5, "batch_size": 100, "sampling": "shuffle", "seed": 0, "train_size": None,
+    "epochs": 5, "batch_size": 100, "sampling": "shuffle", "seed": 0, "train_size": None, "val_split": None,
     "out": None, "resume": None, "overwrite": False, **COMPUTE_DEFAULTS,
 }
 """What ``fastdl train`` does when an option is not given (``--lr`` None means the optimizer's default)."""
@@ -97,6 +105,13 @@ class Training:
             self.epochs_done, self.rows = run["epochs_done"], list(self.saved.metrics)
             self.resumed_at = [*run.get("resumed_at", []), int(self.step_loss.size)]
         self.s = s = resolve_settings(options, run)
+        if run is not None:
+            self._check_resumed_split(options, run)
+        # the split is drawn from the seed the run started with: a resume with another --seed keeps it
+        s["val_split"], self.val_seed = (run.get("val_split"), run.get("val_seed")) if run else (
+            options["val_split"], s["seed"])
+        self.best = run.get("best") if run else None
+        self.held = "val" if s["val_split"] else "test"
         self._check(s)
         self.schedule = self._schedule(options["epochs"], run)
         if not s["resume"]:
@@ -141,8 +156,23 @@ class Training:
                                  f"use a smaller value or --dtype float64")
 
     @staticmethod
+    def _check_resumed_split(options, run):
+        """ValueError when the resume would change which samples are held out: the best epoch so far was
+        chosen on them, and a sample trained on cannot become a validation sample."""
+        saved = run.get("val_split")
+        if options["val_split"] is not None and options["val_split"] != saved:
+            raise ValueError("--resume keeps the run's validation split: drop --val-split" if saved else
+                             "--val-split is given when a run starts: the saved run trained on all its samples")
+        if saved is not None:
+            changed = [option_flag(key) for key in ("dataset", "train_size")
+                       if options[key] is not None and options[key] != run[key]]
+            if changed:
+                raise ValueError(f"--resume keeps the run's validation split ({saved:g} of its training "
+                                 f"samples held out): drop {', '.join(changed)}")
+
+    @staticmethod
     def _check(s):
-        check_run_size(s["train_size"], s["batch_size"], s["threads"], NUM_SAMPLES["train"])
+        check_run_size(s["train_size"], s["batch_size"], s["threads"], NUM_SAMPLES["train"], s["val_split"])
         accepted = inspect.signature(OPTIMIZERS[s["optimizer"]]).parameters
         unknown = [name for name in s["opt_params"] if name not in accepted]
         if unknown:
@@ -156,7 +186,7 @@ class Training:
         with claim_out_dir(self.out, resuming_here or s["overwrite"],
                            "give --resume to continue it or --overwrite to replace it") as out:
             if s["overwrite"] and not resuming_here:
-                for name in (METRICS_FILE, PLOT_FILE, MODEL_FILE):
+                for name in (METRICS_FILE, PLOT_FILE, MODEL_FILE, BEST_FILE):
                     (out / name).unlink(missing_ok=True)
             return self._run(out)
 
@@ -166,7 +196,14 @@ class Training:
         (x, t), (x_test, t_test) = load_mnist(data_dir=s["data_dir"], dataset=s["dataset"])
         if s["train_size"]:
             x, t = x[:s["train_size"]], t[:s["train_size"]]
-        print(f"data: {TITLES[s['dataset']]}, {x.shape[0]:,} training / {x_test.shape[0]:,} test samples")
+        held_out = (x_test, t_test)
+        if s["val_split"]:
+            fit, val = validation_split(x.shape[0], s["val_split"], self.val_seed)
+            held_out, (x, t) = (x[val], t[val]), (x[fit], t[fit])
+            print(f"data: {TITLES[s['dataset']]}, {x.shape[0]:,} training / {val.size:,} validation (--val-split "
+                  f"{s['val_split']:g}, seed {self.val_seed}) / {x_test.shape[0]:,} test samples")
+        else:
+            print(f"data: {TITLES[s['dataset']]}, {x.shape[0]:,} training / {x_test.shape[0]:,} test samples")
         feeder = BatchFeeder(x, t, s["batch_size"], self.dtype, s["sampling"])
         order, first_step = self._continue_data_stream()
         progress = Progress(sys.stdout, feeder.steps, s["batch_size"])
@@ -185,18 +222,18 @@ class Training:
                     print(f"fastdl: stopped: {exc}\n{kept}", file=sys.stderr)
                     break
                 if steps_done == feeder.steps:
-                    self._end_epoch(epoch, seconds, (x, t), (x_test, t_test), progress, out)
+                    self._end_epoch(epoch, seconds, (x, t), held_out, progress, out)
                     order, first_step = None, 0
                 if stop.requested:
                     status = INTERRUPTED
                     if steps_done < feeder.steps:
-                        test_loss, test_acc = evaluate(self.net, x_test, t_test)
-                        self._save(out, (test_loss, test_acc), order, steps_done)
+                        loss, acc = evaluate(self.net, *held_out)
+                        self._save(out / MODEL_FILE, (loss, acc), order, steps_done)
                         print(f"interrupted during epoch {epoch} after {steps_done}/{feeder.steps} steps; saved "
-                              f"the network as it is now: test accuracy {test_acc:.4f}, test loss {test_loss:.4f}; "
-                              f"--resume {self.out} continues from there")
+                              f"the network as it is now: {self.held} accuracy {acc:.4f}, {self.held} loss "
+                              f"{loss:.4f}; --resume {self.out} continues from there")
                     break
-        self._summary(out)
+        self._summary(out, (x_test, t_test))
         return status
 
     def _continue_data_stream(self):
@@ -280,39 +317,55 @@ class Training:
             self.step_loss = np.concatenate([self.step_loss, losses[first_step:step]])
         return step, seconds
 
-    def _end_epoch(self, epoch, seconds, train, test, progress, out):
+    def _end_epoch(self, epoch, seconds, train, held_out, progress, out):
+        """Evaluate on the training samples and the held-out ones (validation or test), write metrics.csv,
+        ``best.npz`` when the validation accuracy is the best so far, then ``model.npz``.
+
+        ``best.npz`` is written first: a run killed between the two resumes from the
+        previous ``model.npz``, whose record of the best epoch still matches its file.
+        """
         start = time.perf_counter()
         train_loss, train_acc = evaluate(self.net, *train)
-        test_loss, test_acc = evaluate(self.net, *test)
+        loss, acc = evaluate(self.net, *held_out)
         row = {"epoch": epoch, "steps": self.step_loss.size, "lr": self.optimizer.lr,
-               "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
-               "test_acc": test_acc, "seconds": seconds, "eval_seconds": time.perf_counter() - start}
+               "train_loss": train_loss, "train_acc": train_acc, f"{self.held}_loss": loss,
+               f"{self.held}_acc": acc, "seconds": seconds, "eval_seconds": time.perf_counter() - start}
         self.rows.append(row)
         self.epochs_done = epoch
         progress.report(row)
-        write_csv(out / METRICS_FILE, self.rows, METRIC_FIELDS)
-        self._save(out, (test_loss, test_acc))
+        write_csv(out / METRICS_FILE, self.rows, VAL_METRIC_FIELDS if self.s["val_split"] else METRIC_FIELDS)
+        if self.s["val_split"] and (self.best is None or (acc, -loss) > (self.best["val_acc"], -self.best["val_loss"])):
+            self.best = {"epoch": epoch, "val_acc": acc, "val_loss": loss}
+            self._save(out / BEST_FILE, (loss, acc))
+        self._save(out / MODEL_FILE, (loss, acc))
 
-    def _save(self, out, test_metrics, order=None, step_in_epoch=0):
-        """``model.npz`` after ``epochs_done`` epochs and ``step_in_epoch`` steps of the next (batch ``order``)."""
+    def _save(self, path, held_metrics, order=None, step_in_epoch=0):
+        """A checkpoint at ``path`` after ``epochs_done`` epochs and ``step_in_epoch`` steps of the next
+        (batch ``order``); ``held_metrics`` is ``(loss, accuracy)`` on the validation or test samples."""
         s = self.s
+        held = {"test_loss": None, "test_acc": None, "val_loss": held_metrics[0], "val_acc": held_metrics[1]} \
+            if s["val_split"] else {"test_loss": held_metrics[0], "test_acc": held_metrics[1]}
         run = {"dataset": s["dataset"], "train_size": s["train_size"], "optimizer": s["optimizer"],
                "hyperparameters": {**hyperparameters(self.optimizer), "lr": self.base_lr},
                "lr_schedule": s["lr_schedule"], "schedule": list(self.schedule), "batch_size": s["batch_size"],
                "sampling": s["sampling"], "seed": s["seed"], "epochs_done": self.epochs_done,
                "step_in_epoch": step_in_epoch, "interrupted": step_in_epoch > 0, "resumed_at": self.resumed_at,
-               "test_loss": test_metrics[0], "test_acc": test_metrics[1]}
-        save_checkpoint(out / MODEL_FILE, self.net, self.spec, run, self.step_loss, self.rows, self.optimizer,
+               **held}
+        if s["val_split"]:
+            run.update(val_split=s["val_split"], val_seed=self.val_seed, best=self.best)
+        save_checkpoint(path, self.net, self.spec, run, self.step_loss, self.rows, self.optimizer,
                         order if step_in_epoch else None)
 
-    def _summary(self, out):
+    def _summary(self, out, test):
+        """The run's figure and closing lines; with ``--val-split`` the test accuracy of ``best.npz``."""
         if self.step_loss.size:
             s = self.s
             settings = ", ".join(f"{name}={value:g}" for name, value in
                                  {**hyperparameters(self.optimizer), "lr": self.base_lr}.items())
             title = (f"{describe_network(self.spec)}\n{type(self.optimizer).__name__}({settings}), "
-                     f"{s['lr_schedule']} lr schedule, batch {s['batch_size']}, seed {s['seed']}")
-            plot_training(out / PLOT_FILE, self.step_loss, self.rows, title, self.resumed_at)
+                     f"{s['lr_schedule']} lr schedule, batch {s['batch_size']}, seed {s['seed']}"
+                     + (f", val split {s['val_split']:g}" if s["val_split"] else ""))
+            plot_training(out / PLOT_FILE, self.step_loss, self.rows, title, self.resumed_at, self.best)
         new_rows = self.rows[self.first_new_row:]
         if new_rows:
             train_s = float(np.median([row["seconds"] for row in new_rows]))
@@ -323,18 +376,36 @@ class Training:
             last = self.rows[-1]
             print(f"time per epoch (median): {train_s:.2f} s training ({rate:,.0f} samples/s) "
                   f"+ {eval_s:.2f} s evaluation{warmup}")
-            print(f"last full epoch {last['epoch']}: test accuracy {last['test_acc']:.4f}, "
-                  f"test loss {last['test_loss']:.4f}")
-        written = [name for name in (METRICS_FILE, PLOT_FILE, MODEL_FILE) if (out / name).exists()]
+            print(f"last full epoch {last['epoch']}: {self.held} accuracy {last[self.held + '_acc']:.4f}, "
+                  f"{self.held} loss {last[self.held + '_loss']:.4f}")
+        if self.best is not None:
+            self._report_best(out, test)
+        written = [name for name in (METRICS_FILE, PLOT_FILE, MODEL_FILE, BEST_FILE) if (out / name).exists()]
         print(f"saved: {', '.join(str(out / name) for name in written)}")
         for warning in self._warnings():
             print(f"fastdl: warning: {warning}", file=sys.stderr)
 
+    def _report_best(self, out, test):
+        """Measure the network kept in ``best.npz`` (checked against the schema on load) on the test set."""
+        best = self.best
+        try:
+            saved = load_checkpoint(out / BEST_FILE)
+        except CheckpointError as exc:
+            print(f"fastdl: warning: the best epoch ({best['epoch']}) cannot be measured: {exc}", file=sys.stderr)
+            return
+        if saved.run["epochs_done"] != best["epoch"]:
+            print(f"fastdl: warning: {out / BEST_FILE} holds epoch {saved.run['epochs_done']}, not the best epoch "
+                  f"{best['epoch']} the run recorded", file=sys.stderr)
+            return
+        loss, acc = evaluate(saved.net, *test)
+        print(f"best epoch {best['epoch']} (validation accuracy {best['val_acc']:.4f}, loss {best['val_loss']:.4f}), "
+              f"kept in {out / BEST_FILE}: test accuracy {acc:.4f}, test loss {loss:.4f}")
+
     def _warnings(self):
         """What a learner should hear about a run that exits normally yet learnt nothing."""
         warnings = []
-        if self.rows and self.rows[-1]["test_acc"] <= CHANCE_ACCURACY:
-            warnings.append(f"test accuracy {self.rows[-1]['test_acc']:.4f} is chance level for 10 classes: the "
+        if self.rows and self.rows[-1][self.held + "_acc"] <= CHANCE_ACCURACY:
+            warnings.append(f"{self.held} accuracy {self.rows[-1][self.held + '_acc']:.4f} is chance level for 10 classes: the "
                             f"network learnt nothing; try a smaller --lr (this run: {self.base_lr:g})")
         window = self.step_loss.size // 10
         if window >= 5:
@@ -350,7 +421,8 @@ def add_parser(commands):
     d = TRAIN_DEFAULTS
     p = commands.add_parser("train", help="train a MultiLayerNet on MNIST",
                             description="Train a MultiLayerNet on MNIST, evaluating after every epoch; writes "
-                                        "metrics.csv, training.png and model.npz into --out.")
+                                        "metrics.csv, training.png and model.npz (and best.npz with --val-split) "
+                                        "into --out.")
     net = p.add_argument_group("network")
     net.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
                      help=f"hidden layer sizes (default: {' '.join(map(str, d['hidden']))})")
@@ -382,6 +454,10 @@ def add_parser(commands):
     run.add_argument("--seed", type=integer, help=f"NumPy seed for weights and batches (default: {d['seed']})")
     run.add_argument("--train-size", type=positive_int, metavar="N",
                      help="train on the first N training samples only (default: all 60,000)")
+    run.add_argument("--val-split", type=open_fraction, metavar="FRACTION",
+                     help="hold out this fraction of the training samples (random, from --seed), evaluate on it "
+                          "every epoch instead of the test set, keep the best epoch in best.npz and report its "
+                          "test accuracy at the end (default: off)")
     run.add_argument("--out", metavar="DIR", help="output directory (default: runs/train-<date>-<time>, "
                                                   "or the --resume directory)")
     run.add_argument("--overwrite", action="store_true", default=None,
