@@ -1,16 +1,20 @@
-"""Figures a learner reads: training.png's axes, title and resume marks, and smoothing that keeps the ends.
+"""Figures a learner reads: training.png's axes, title and resume marks, smoothing that keeps the ends, the
+compare figures' curves, titles and axis ranges.
 
 The oracle is the figure's own artists (scale, tick values, title text, marked steps) and closed-form series.
 """
 import contextlib
+import csv
 import io
 import json
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from fastdl.app import plots
 from fastdl.app.cli import main
+from fastdl.app.compare import paths as paths_module
 from fastdl.util import smooth_curve
 
 
@@ -70,3 +74,36 @@ def test_compare_optimizers_curves_differ_in_style_and_show_the_lr(mnist_dir, tm
     assert len({line.get_linestyle() for line in lines}) == 4
     assert [text.get_text() for text in drawn[0].get_legend().get_texts()] == [
         "sgd (lr=0.01)", "momentum (lr=0.01)", "adagrad (lr=0.01)", "adam (lr=0.001)"]
+
+
+def drawn_paths_figure(monkeypatch, tmp_path, *extra):
+    figures = []
+    real = paths_module.finish
+    monkeypatch.setattr(paths_module, "finish", lambda out, stem, fig, *a: figures.append(fig) or real(out, stem, fig, *a))
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["compare", "paths", "--out", str(tmp_path), *extra]) == 0
+    return figures[0]
+
+
+def test_compare_paths_titles_fit_and_the_axes_frame_the_paths(monkeypatch, tmp_path):
+    fig = drawn_paths_figure(monkeypatch, tmp_path)
+    canvas = FigureCanvasAgg(fig)  # the figure as saved: Agg, constrained layout applied at draw
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    with open(tmp_path / "paths.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    points = np.array([[float(row["x"]), float(row["y"])] for row in rows])
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == 8
+    for ax in axes:
+        box = ax.title.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= width and box.y1 <= height, ax.get_title()
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        # every point of every path inside, and the paths span most of each axis (not a strip in a big square)
+        assert x0 < points[:, 0].min() and points[:, 0].max() < x1 and y0 < points[:, 1].min() and points[:, 1].max() < y1
+        assert np.ptp(points[:, 0]) > 0.8 * (x1 - x0) and np.ptp(points[:, 1]) > 0.8 * (y1 - y0)
+    # no two titles overlap each other or the panel above
+    boxes = [ax.title.get_window_extent(renderer) for ax in axes]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert "AdamW\n(lr=0.3, beta1=0.9, beta2=0.999,\nweight_decay=0.01)" in [ax.get_title() for ax in axes]
