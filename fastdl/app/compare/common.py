@@ -53,6 +53,8 @@ def race(nets, optimizers, x, t, iters, batch_size, scale=1.0, report_every=None
     Parameters
     ----------
     nets, optimizers : dicts with the same keys (an optimizer may serve several networks if stateless).
+    iters : int, or ``{name: int}`` for networks trained for different lengths; all take the same
+        batches while they train (the longest run's, drawn up front).
     scale : float
         Gradients are multiplied by this before the update (1: the book's mean over the batch).
     eval_every : int, optional
@@ -68,14 +70,16 @@ def race(nets, optimizers, x, t, iters, batch_size, scale=1.0, report_every=None
     """
     dtype = next(iter(nets.values())).params.flat.dtype
     feeder = BatchFeeder(x, t, batch_size, dtype, "replace")
+    stop = iters if isinstance(iters, dict) else dict.fromkeys(nets, iters)
     # Drawn up front, so dropout masks (drawn while training) leave the batches alike for every network.
-    order = np.random.choice(x.shape[0], iters * batch_size)
-    losses = {name: np.empty(iters) for name in nets}
+    order = np.random.choice(x.shape[0], max(stop.values()) * batch_size)
+    losses = {name: np.empty(stop[name]) for name in nets}
     seconds = dict.fromkeys(nets, 0.0)
     accuracies = {name: {label: [] for label in eval_sets or {}} for name in nets}
-    for i in range(iters):
+    for i in range(max(stop.values())):
         xb, tb = feeder.gather(order, i)
-        for name, net in nets.items():
+        training = {name: net for name, net in nets.items() if i < stop[name]}
+        for name, net in training.items():
             start = time.perf_counter()
             grads = net.gradient(xb, tb)
             if scale != 1.0:
@@ -84,11 +88,11 @@ def race(nets, optimizers, x, t, iters, batch_size, scale=1.0, report_every=None
             seconds[name] += time.perf_counter() - start
             losses[name][i] = net.last_layer.loss
         if eval_every and i % eval_every == 0:
-            for name, net in nets.items():
+            for name, net in training.items():
                 for label, (xe, te) in eval_sets.items():
                     accuracies[name][label].append(float(net.accuracy(xe, te)))
         if report_every and (i + 1) % report_every == 0:
-            recent = "  ".join(f"{name} {loss[i + 1 - report_every:i + 1].mean():.4f}" for name, loss in losses.items())
+            recent = "  ".join(f"{name} {losses[name][i + 1 - report_every:i + 1].mean():.4f}" for name in training)
             print(f"iteration {i + 1}/{iters}: mean loss  {recent}", flush=True)
     return losses, seconds, accuracies
 
