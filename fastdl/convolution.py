@@ -23,6 +23,10 @@ from .layers import require_forward, reuse
 from .util import window_output_shape
 from .validation import FLOAT_DTYPES, as_float_array
 
+CHUNK_BYTES = 1 << 19
+"""Convolutions build the im2col columns of as many samples at once as fit in this many bytes
+(at least one): one GEMM per chunk while the columns stay in the 1 MB L2 cache. """
+
 
 class Convolution:
     """2-D convolution (cross-correlation, as the book's) of (N, C, H, W) input with FN filters.
@@ -37,10 +41,11 @@ class Convolution:
     ``forward(x)`` returns (N, FN, OH, OW) with OH = (H + 2*pad - FH)/stride + 1
     (must be a whole number); ``backward(dout)`` returns dx (N, C, H, W) and
     leaves ``dW`` (FN, C, FH, FW) and ``db`` (FN,). After ``forward``, ``col_W``
-    is W as (C*FH*FW, FN), as the book's, and ``col`` holds the im2col columns
-    per sample, (N, C*FH*FW, OH*OW): the book's (N*OH*OW, C*FH*FW) ``col`` is
-    ``col.transpose(0, 2, 1).reshape(-1, C*FH*FW)`` (this layout lets each
-    sample's GEMM write NCHW output directly).
+    is W as (C*FH*FW, FN) and ``col`` the book's (N*OH*OW, C*FH*FW) im2col of
+    ``x``, both as the book's; ``col`` is built when first read (the kernels
+    make each sample's columns in cache and never keep the batch's), so, as
+    for :class:`~fastdl.layers.Affine`, ``backward`` reads ``x`` again: do not
+    change ``x`` between ``forward`` and ``backward``.
     """
 
     def __init__(self, W, b, stride=1, pad=0, relu=False):
@@ -50,11 +55,24 @@ class Convolution:
         self.pad = pad
         self.relu = bool(relu)
         self.x = None
-        self.col = None
+        self._col = None
+        self._colT = None
+        self._out_geometry = None
+        self._forward_W_shape = None
         self.col_W = None
         self.dW = None
         self.db = None
-        self._out = self._g = self._dW_n = self._dcol = self._dx = None
+        self._out = self._xpad = self._g = self._dW_n = self._dx = None
+
+    @property
+    def col(self):
+        """The book's ``col`` of the last ``forward``: (N*OH*OW, C*FH*FW), rows (n, oy, ox), columns (c, ky, kx)."""
+        if self._col is None and self.x is not None:
+            FH, FW = self._out_geometry
+            self._col = np.empty((self._out.shape[0] * self._out.shape[2] * self._out.shape[3],
+                                  self.x.shape[1] * FH * FW), self.x.dtype)
+            CK.im2col(self.x, FH, FW, int(self.stride), int(self.pad), self._col)
+        return self._col
 
     def _weights(self):
         """``(W, b)`` checked, W C-contiguous (a copy only for another layout), b of W's dtype."""
@@ -79,45 +97,58 @@ class Convolution:
         if x.shape[1] != C:
             raise ValueError(f"Convolution input has {x.shape[1]} channels (shape {x.shape}), "
                              f"but W has shape {W.shape}: expected {C}")
-        N = x.shape[0]
-        self.col = reuse(self.col, (N, C * FH * FW, out_h * out_w), W.dtype)
+        N, H, W_in = x.shape[0], x.shape[2], x.shape[3]
+        pad = int(self.pad)
+        # Scratch for one sample (see kernels/conv.py::_columns_sample): for stride 1 the padded image
+        # and columns over output rows of the padded width, else over the output width.
+        grid = out_h * (W_in + 2 * pad if int(self.stride) == 1 else out_w)
+        chunk = max(1, min(N, CHUNK_BYTES // (C * FH * FW * grid * W.dtype.itemsize)))
+        self._xpad = reuse(self._xpad, (C, (H + 2 * pad) * (W_in + 2 * pad) + FW), W.dtype)
+        self._colT = reuse(self._colT, (chunk * C * FH * FW * grid,), W.dtype)
+        self._g = reuse(self._g, (chunk * FN * grid,), W.dtype)
         self._out = reuse(self._out, (N, FN, out_h, out_w), W.dtype)
         W2 = W.reshape(FN, -1)
         self.x = x
+        self._col = None
+        self._out_geometry = (FH, FW)
+        self._forward_W_shape = W.shape
         self.col_W = W2.T
         return W2, b, x, FH, FW
 
     def forward(self, x):
         W2, b, x, FH, FW = self._prepare_forward(x)
-        CK.conv_forward(x, W2, b, FH, FW, int(self.stride), int(self.pad), self.relu, self.col, self._out)
+        CK.conv_forward(x, W2, b, FH, FW, int(self.stride), int(self.pad), self.relu, self._xpad, self._colT, self._g,
+                        self._out)
         return self._out
 
     def _prepare_backward(self, need_dx):
-        """``(W, g, dW_n, dcol, dx)``: the weights and the backward's buffers (dcol and dx: any arrays
-        of their types when ``need_dx`` is False, the kernels then never touch them)."""
+        """``(W, dW_n, dx)``: the weights and the backward's buffers (dx: any array of its type when
+        ``need_dx`` is False, the kernels then never touch it)."""
         W = self._weights()[0]
         FN = W.shape[0]
-        taps, positions = self.col.shape[1:]
-        self._g = g = reuse(self._g, (FN, positions), W.dtype)
+        taps = W.shape[1] * W.shape[2] * W.shape[3]
+        if W.shape != self._forward_W_shape or W.dtype != self._colT.dtype:
+            raise ValueError(f"Convolution W changed to shape {W.shape}, dtype {W.dtype} after forward "
+                             f"(which had {self._forward_W_shape}, {self._colT.dtype}): run forward again")
         self._dW_n = dW_n = reuse(self._dW_n, (FN, taps), W.dtype)
         self.dW = reuse(self.dW, W.shape, W.dtype)
         self.db = reuse(self.db, (FN,), W.dtype)
         if not need_dx:
-            return W, g, dW_n, g, self.x
-        self._dcol = reuse(self._dcol, (taps, positions), W.dtype)
+            return W, dW_n, self.x
         self._dx = reuse(self._dx, self.x.shape, W.dtype)
-        return W, g, dW_n, self._dcol, self._dx
+        return W, dW_n, self._dx
 
     def _backward(self, dout, need_dx):
         require_forward(self, self.x)
-        W, g, dW_n, dcol, dx = self._prepare_backward(need_dx)
+        W, dW_n, dx = self._prepare_backward(need_dx)
         dout = as_float_array(dout, W.dtype, "dout")
         if dout.shape != self._out.shape:
             raise ValueError(f"Convolution.backward got dout of shape {dout.shape}, "
                              f"the forward output was {self._out.shape}")
         FN, C, FH, FW = W.shape
-        CK.conv_backward(dout, self._out, self.col, W.reshape(FN, -1), FH, FW, int(self.stride), int(self.pad),
-                         self.relu, need_dx, g, dW_n, dcol, self.dW.reshape(FN, -1), self.db, dx)
+        CK.conv_backward(dout, self._out, self.x, W.reshape(FN, -1), FH, FW, int(self.stride), int(self.pad),
+                         self.relu, need_dx, self._xpad, self._colT, self._g, dW_n, self.dW.reshape(FN, -1),
+                         self.db, dx)
         return dx if need_dx else None
 
     def backward(self, dout):
@@ -208,20 +239,21 @@ class ConvolutionPooling:
         conv, pool = self.conv, self.pool
         W2, b, x, FH, FW = conv._prepare_forward(x)
         pool._prepare_forward(conv._out)
-        CK.conv_pool_forward(x, W2, b, FH, FW, int(conv.stride), int(conv.pad), conv.col, conv._out,
-                             int(pool.pool_h), int(pool.pool_w), int(pool.stride), int(pool.pad), pool._out,
-                             pool.arg_max)
+        CK.conv_pool_forward(x, W2, b, FH, FW, int(conv.stride), int(conv.pad), conv._xpad, conv._colT, conv._g,
+                             conv._out, int(pool.pool_h), int(pool.pool_w), int(pool.stride), int(pool.pad),
+                             pool._out, pool.arg_max)
         return pool._out
 
     def _backward(self, dout, need_dx):
         conv, pool = self.conv, self.pool
         dout = pool._check_dout(dout)
         require_forward(conv, conv.x)
-        W, g, dW_n, dcol, dx = conv._prepare_backward(need_dx)
+        W, dW_n, dx = conv._prepare_backward(need_dx)
         FN, C, FH, FW = W.shape
         CK.conv_pool_backward(dout, pool._out, pool.arg_max, int(pool.pool_h), int(pool.pool_w), int(pool.stride),
-                              int(pool.pad), conv._out, conv.col, W.reshape(FN, -1), FH, FW, int(conv.stride),
-                              int(conv.pad), need_dx, g, dW_n, dcol, conv.dW.reshape(FN, -1), conv.db, dx)
+                              int(pool.pad), conv._out, conv.x, W.reshape(FN, -1), FH, FW, int(conv.stride),
+                              int(conv.pad), need_dx, conv._xpad, conv._colT, conv._g, dW_n,
+                              conv.dW.reshape(FN, -1), conv.db, dx)
         return dx if need_dx else None
 
     def backward(self, dout):

@@ -6,7 +6,7 @@ from book import conv_layers as book
 from book.layers import Relu as BookRelu
 from book import util as book_util
 from book.gradient import numerical_gradient
-from fastdl import util
+from fastdl import convolution, util
 from fastdl.convolution import ConvolutionPooling
 from fastdl.layers import Convolution, Pooling
 
@@ -42,7 +42,7 @@ def test_convolution_matches_book_forward_and_backward(rng, dtype, fs, stride, p
                                                                    stride, pad)
     out, ref_out = layer.forward(x), ref.forward(x.astype(np.float64))
     assert out.dtype == dtype and layer.col_W.shape == ref.col_W.shape
-    np.testing.assert_array_equal(layer.col.transpose(0, 2, 1).reshape(ref.col.shape), ref.col.astype(dtype))
+    np.testing.assert_array_equal(layer.col, ref.col.astype(dtype))
     np.testing.assert_allclose(out, ref_out, **TOL[dtype])
     dout = rng.standard_normal(out.shape).astype(dtype)
     dx, ref_dx = layer.backward(dout), ref.backward(dout.astype(np.float64))
@@ -87,6 +87,21 @@ def test_convolution_reads_weights_in_place_each_call(rng):
     first = layer.forward(x).copy()
     W *= 2.0
     np.testing.assert_allclose(layer.forward(x), 2.0 * first, rtol=1e-13)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 30_000, 10**9])
+@pytest.mark.parametrize("fs,stride,pad", GEOMETRIES)
+def test_convolution_in_chunks_of_samples_matches_book(rng, monkeypatch, fs, stride, pad, chunk_bytes):
+    # 5 samples in chunks of 1, of a few (the last one shorter), or all at once
+    monkeypatch.setattr(convolution, "CHUNK_BYTES", chunk_bytes)
+    x = rng.standard_normal((5, 3, 7, 7))
+    W, b = rng.standard_normal((4, 3, fs, fs)) * 0.3, rng.standard_normal(4)
+    layer, ref = Convolution(W, b, stride, pad), book.Convolution(W, b, stride, pad)
+    np.testing.assert_allclose(layer.forward(x), ref.forward(x), **TOL[np.float64])
+    dout = rng.standard_normal(ref.forward(x).shape)
+    np.testing.assert_allclose(layer.backward(dout), ref.backward(dout), **TOL[np.float64])
+    np.testing.assert_allclose(layer.dW, ref.dW, **TOL[np.float64])
+    np.testing.assert_allclose(layer.db, ref.db, **TOL[np.float64])
 
 
 def test_pooling_matches_book_including_arg_max(rng, dtype):

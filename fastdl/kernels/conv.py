@@ -99,8 +99,8 @@ def _column_range(kx, stride, pad, W, ow):
 
 
 @kernel()
-def _im2col_sample(x, n, fh, fw, stride, pad, colT):
-    """``colT`` (C*FH*FW, OH*OW): sample n's windows as columns, each row one tap (c, ky, kx), zero-padded.
+def _im2col_sample(x, n, fh, fw, stride, pad, colT, q0):
+    """``colT[:, q0:q0 + OH*OW]``: sample n's windows as columns, each row one tap (c, ky, kx), zero-padded.
 
     Transposed against the book's col so that each row is filled along an
     output row of contiguous reads and writes (stride 1), which vectorises.
@@ -116,7 +116,7 @@ def _im2col_sample(x, n, fh, fw, stride, pad, colT):
                 lo, hi = _column_range(kx, stride, pad, W, ow)
                 for oy in range(oh):
                     iy = oy * stride + ky - pad
-                    row = colT[j, oy * ow:(oy + 1) * ow]
+                    row = colT[j, q0 + oy * ow:q0 + (oy + 1) * ow]
                     if iy < 0 or iy >= H:
                         row[:] = zero
                         continue
@@ -129,8 +129,8 @@ def _im2col_sample(x, n, fh, fw, stride, pad, colT):
 
 
 @kernel()
-def _col2im_sample(dcolT, n, fh, fw, stride, pad, dx):
-    """Add ``dcolT`` (C*FH*FW, OH*OW), laid out as :func:`_im2col_sample`'s, into sample n of ``dx``."""
+def _col2im_sample(dcolT, q0, n, fh, fw, stride, pad, dx):
+    """Add ``dcolT[:, q0:q0 + OH*OW]``, laid out as :func:`_im2col_sample`'s, into sample n of ``dx``."""
     C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
     oh = (H + 2 * pad - fh) // stride + 1
     ow = (W + 2 * pad - fw) // stride + 1
@@ -144,133 +144,232 @@ def _col2im_sample(dcolT, n, fh, fw, stride, pad, dx):
                     if iy < 0 or iy >= H:
                         continue
                     for ox in range(lo, hi):
-                        dx[n, c, iy, ox * stride + kx - pad] += dcolT[j, oy * ow + ox]
+                        dx[n, c, iy, ox * stride + kx - pad] += dcolT[j, q0 + oy * ow + ox]
 
 
 @kernel()
-def _conv_gemm_sample(x, n, W2, fh, fw, stride, pad, col, out):
-    """Sample n: ``col[n]`` = its columns, ``out[n]`` (FN, OH, OW) = W2 @ col[n] (no bias yet)."""
-    FN = out.shape[1]
-    colT = col[n]
-    _im2col_sample(x, n, fh, fw, stride, pad, colT)
-    np.dot(W2, colT, out[n].reshape(FN, out.shape[2] * out.shape[3]))
+def _columns_sample(x, n, fh, fw, stride, pad, xpad, colT, q0):
+    """``colT[:, q0:q0 + OH*G]``: sample n's im2col columns, one row per tap (c, ky, kx), output
+    position (oy, ox) at column q0 + oy*G + ox.
+
+    For stride 1 the image is zero-padded once into ``xpad`` (C, Hp*Wp + FW)
+    and each tap's row is one contiguous copy of it shifted by ky*Wp + kx
+    (G = Wp): 2-2.5x faster than copying it output row by output row, for
+    GEMMs 7-25% wider (the FW-1 spare columns past each output row are zero
+    and their outputs ignored). Other strides: :func:`_im2col_sample` (G = OW, xpad unused).
+    """
+    if stride != 1:
+        _im2col_sample(x, n, fh, fw, stride, pad, colT, q0)
+        return
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    Wp = W + 2 * pad
+    ow = Wp - fw + 1
+    L = (H + 2 * pad - fh + 1) * Wp
+    zero = x.dtype.type(0)
+    # Inner loops index slices by the bare loop counter: Numba wraps a negative index around, and for
+    # an offset it cannot prove >= 0 that per-element test stopped the copies vectorising (3x slower).
+    for c in range(C):
+        xp = xpad[c]
+        xp[:pad * Wp + pad] = zero
+        for y in range(H):
+            base = (y + pad) * Wp + pad
+            dst = xp[base:base + W]
+            src = x[n, c, y]
+            for i in range(W):
+                dst[i] = src[i]
+            xp[base + W:base + Wp] = zero  # this row's right pad, the next row's left
+        xp[(pad + H) * Wp + pad:] = zero
+        for ky in range(fh):
+            for kx in range(fw):
+                row = colT[(c * fh + ky) * fw + kx, q0:q0 + L]
+                src = xp[ky * Wp + kx:ky * Wp + kx + L]
+                for q in range(L):
+                    row[q] = src[q]
+                # The spare columns read real pixels: zeroed, so a NaN or inf there cannot reach dW.
+                for q in range(ow, L, Wp):
+                    row[q:q + Wp - ow] = zero
 
 
 @kernel()
-def _bias_relu_sample(out, n, b, relu):
-    """``out[n] += b`` per channel, then ReLU when ``relu``."""
-    FN = out.shape[1]
-    P = out.shape[2] * out.shape[3]
+def _columns_grad_sample(dcolT, q0, n, fh, fw, stride, pad, xpad, dx):
+    """``dx[n]`` = the columns' gradient ``dcolT[:, q0:]`` (laid out as :func:`_columns_sample`'s)
+    summed back onto the image; ``xpad`` is scratch."""
+    C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
+    if stride != 1:
+        dx[n] = 0
+        _col2im_sample(dcolT, q0, n, fh, fw, stride, pad, dx)
+        return
+    Wp = W + 2 * pad
+    L = (H + 2 * pad - fh + 1) * Wp
+    for c in range(C):
+        xp = xpad[c]
+        xp[:] = 0
+        for ky in range(fh):
+            for kx in range(fw):
+                row = dcolT[(c * fh + ky) * fw + kx, q0:q0 + L]
+                dst = xp[ky * Wp + kx:ky * Wp + kx + L]  # slices: see _columns_sample
+                for q in range(L):
+                    dst[q] += row[q]
+        for y in range(H):
+            src = xp[(y + pad) * Wp + pad:(y + pad) * Wp + pad + W]
+            dst = dx[n, c, y]
+            for i in range(W):
+                dst[i] = src[i]
+
+
+@kernel()
+def _grid(x, fh, fw, stride, pad, out, colbuf):
+    """``(G, L, k)``: columns per output row and per sample in the scratch (G: the padded width for
+    stride 1, see :func:`_columns_sample`, else the output width), and samples per chunk."""
+    G = x.shape[3] + 2 * pad if stride == 1 else out.shape[3]
+    L = out.shape[2] * G
+    return G, L, max(1, colbuf.size // (x.shape[1] * fh * fw * L))
+
+
+@kernel()
+def _chunk_columns(x, n0, m, fh, fw, stride, pad, L, xpad, colbuf):
+    """Samples n0 .. n0+m-1's columns side by side: (C*FH*FW, m*L) over the start of ``colbuf``."""
+    colT = colbuf[:x.shape[1] * fh * fw * m * L].reshape(x.shape[1] * fh * fw, m * L)
+    for i in range(m):
+        _columns_sample(x, n0 + i, fh, fw, stride, pad, xpad, colT, i * L)
+    return colT
+
+
+@kernel()
+def _conv_chunks(x, W2, b, fh, fw, stride, pad, relu, xpad, colbuf, obuf, out, pool, ph, pw, pstride, ppad,
+                 pooled, arg_max):
+    """conv_forward's work, then (when ``pool``) each sample's pooling as :func:`conv_pool_forward`'s."""
+    N, FN, oh, ow = out.shape
+    G, L, k = _grid(x, fh, fw, stride, pad, out, colbuf)
     zero = out.dtype.type(0)
-    o = out[n].reshape(FN, P)
-    for f in range(FN):
-        bf = b[f]
-        for p in range(P):
-            v = o[f, p] + bf
-            if relu and v <= zero:
-                v = zero
-            o[f, p] = v
+    for n0 in range(0, N, k):
+        m = min(k, N - n0)
+        colT = _chunk_columns(x, n0, m, fh, fw, stride, pad, L, xpad, colbuf)
+        o = obuf[:FN * m * L].reshape(FN, m * L)
+        np.dot(W2, colT, o)
+        for i in range(m):
+            n = n0 + i
+            for f in range(FN):
+                bf = b[f]
+                for oy in range(oh):
+                    src = o[f, i * L + oy * G:i * L + oy * G + ow]  # slices: see _columns_sample
+                    dst = out[n, f, oy]
+                    for ox in range(ow):
+                        v = src[ox] + bf
+                        if relu and v <= zero:
+                            v = zero
+                        dst[ox] = v
+            if pool:
+                _pool_sample(out, n, ph, pw, pstride, ppad, pooled, arg_max)
 
 
 @kernel()
-def conv_forward(x, W2, b, fh, fw, stride, pad, relu, col, out):
+def conv_forward(x, W2, b, fh, fw, stride, pad, relu, xpad, colbuf, obuf, out):
     """``out`` (N, FN, OH, OW) = W2 @ im2col(x[n]) + b per sample (then ReLU when ``relu``).
 
-    W2 is the filters as (FN, C*FH*FW); ``col`` (N, C*FH*FW, OH*OW) keeps each
-    sample's columns for the backward. One GEMM per sample writes the (FN,
-    OH*OW) output straight into NCHW order: no transpose pass.
+    W2 is the filters as (FN, C*FH*FW). A chunk of samples at a time: their
+    columns (:func:`_columns_sample`) side by side and the GEMM's output stay
+    in cache in the scratch ``xpad``, ``colbuf`` and ``obuf`` (1-D; their sizes
+    set the chunk), one GEMM per chunk, and the bias and ReLU pass writes NCHW
+    order. The batch's columns are never kept (45-90 MB on DeepConvNet's
+    second layer): the backward builds them again.
     """
-    for n in range(x.shape[0]):
-        _conv_gemm_sample(x, n, W2, fh, fw, stride, pad, col, out)
-        _bias_relu_sample(out, n, b, relu)
+    _conv_chunks(x, W2, b, fh, fw, stride, pad, relu, xpad, colbuf, obuf, out, False, 0, 0, 1, 0, out,
+                 np.empty(0, np.int64))
 
 
 @kernel()
-def _conv_grads_sample(g, n, col, W2, fh, fw, stride, pad, need_dx, dW_n, dcolT, dW2, db, dx):
-    """Add sample n's share to dW2 and db from ``g`` (FN, OH*OW), the gradient at the conv (pre-ReLU)
-    output; when ``need_dx``, add W2.T @ g scattered back to the image into ``dx[n]``."""
-    FN, P = g.shape
-    for f in range(FN):
-        s = g.dtype.type(0)
-        for p in range(P):
-            s += g[f, p]
-        db[f] += s
-    np.dot(g, col[n].T, dW_n)
+def conv_pool_forward(x, W2, b, fh, fw, stride, pad, xpad, colbuf, obuf, out, ph, pw, pstride, ppad, pooled,
+                      arg_max):
+    """Convolution + ReLU (as :func:`conv_forward`), then each sample's max pooling (as
+    :func:`pool_forward`, into ``pooled`` and ``arg_max``) while its output is still in cache."""
+    _conv_chunks(x, W2, b, fh, fw, stride, pad, True, xpad, colbuf, obuf, out, True, ph, pw, pstride, ppad,
+                 pooled, arg_max)
+
+
+@kernel()
+def _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, colbuf, dW_n, dW2, dx):
+    """Add samples n0 .. n0+m-1's share to dW2 from ``g`` (FN, m*L), the gradient at the conv
+    (pre-ReLU) output, zero at the grid's spare columns; when ``need_dx`` set their ``dx`` from W2.T @ g."""
+    colT = _chunk_columns(x, n0, m, fh, fw, stride, pad, L, xpad, colbuf)
+    np.dot(g, colT.T, dW_n)
     dW2 += dW_n
     if need_dx:
-        np.dot(W2.T, g, dcolT)
-        _col2im_sample(dcolT, n, fh, fw, stride, pad, dx)
+        np.dot(W2.T, g, colT)  # the columns are spent: their buffer takes the columns' gradient
+        for i in range(m):
+            _columns_grad_sample(colT, i * L, n0 + i, fh, fw, stride, pad, xpad, dx)
 
 
 @kernel()
-def conv_backward(dout, out, col, W2, fh, fw, stride, pad, relu, need_dx, g, dW_n, dcolT, dW2, db, dx):
+def conv_backward(dout, out, x, W2, fh, fw, stride, pad, relu, need_dx, xpad, colbuf, gbuf, dW_n, dW2, db, dx):
     """dW2 (FN, C*FH*FW), db (FN,) and, when ``need_dx``, dx (N, C, H, W) from dout (N, FN, OH, OW).
 
-    With ``relu`` the gradient is zeroed where the forward output ``out`` is
-    <= 0 (the book's Relu mask). Scratch: ``g`` (FN, OH*OW), ``dW_n`` like
-    dW2, ``dcolT`` (C*FH*FW, OH*OW).
+    ``x`` is the forward's input, ``out`` its output: with ``relu`` the gradient
+    is zeroed where ``out`` <= 0 (the book's Relu mask). Scratch as
+    :func:`conv_forward`'s (``gbuf`` its ``obuf``) and ``dW_n`` like dW2.
     """
-    N, FN = dout.shape[0], dout.shape[1]
-    P = dout.shape[2] * dout.shape[3]
+    N, FN, oh, ow = dout.shape
+    G, L, k = _grid(x, fh, fw, stride, pad, out, colbuf)
     zero = dout.dtype.type(0)
     dW2[:] = zero
     db[:] = zero
-    if need_dx:
-        dx[:] = zero
-    for n in range(N):
-        d = dout[n].reshape(FN, P)
-        o = out[n].reshape(FN, P)
-        for f in range(FN):
-            for p in range(P):
-                v = d[f, p]
-                if relu and o[f, p] <= zero:
-                    v = zero
-                g[f, p] = v
-        _conv_grads_sample(g, n, col, W2, fh, fw, stride, pad, need_dx, dW_n, dcolT, dW2, db, dx)
+    gbuf[:] = zero  # the spare grid columns stay zero
+    for n0 in range(0, N, k):
+        m = min(k, N - n0)
+        g = gbuf[:FN * m * L].reshape(FN, m * L)
+        for i in range(m):
+            n = n0 + i
+            for f in range(FN):
+                s = zero
+                for oy in range(oh):
+                    d, o = dout[n, f, oy], out[n, f, oy]
+                    dst = g[f, i * L + oy * G:i * L + oy * G + ow]  # slices: see _columns_sample
+                    for ox in range(ow):
+                        v = d[ox]
+                        if relu and o[ox] <= zero:
+                            v = zero
+                        dst[ox] = v
+                        s += v
+                db[f] += s
+        _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, colbuf, dW_n, dW2, dx)
 
 
 @kernel()
-def conv_pool_forward(x, W2, b, fh, fw, stride, pad, col, out, ph, pw, pstride, ppad, pooled, arg_max):
-    """Convolution + ReLU (as :func:`conv_forward`), then each sample's max pooling (as
-    :func:`pool_forward`, into ``pooled`` and ``arg_max``) while its output is still in cache."""
-    for n in range(x.shape[0]):
-        _conv_gemm_sample(x, n, W2, fh, fw, stride, pad, col, out)
-        _bias_relu_sample(out, n, b, True)
-        _pool_sample(out, n, ph, pw, pstride, ppad, pooled, arg_max)
-
-
-@kernel()
-def conv_pool_backward(dpooled, pooled, arg_max, ph, pw, pstride, ppad, out, col, W2, fh, fw, stride, pad,
-                       need_dx, g, dW_n, dcolT, dW2, db, dx):
+def conv_pool_backward(dpooled, pooled, arg_max, ph, pw, pstride, ppad, out, x, W2, fh, fw, stride, pad,
+                       need_dx, xpad, colbuf, gbuf, dW_n, dW2, db, dx):
     """:func:`conv_backward` (with ReLU) of :func:`conv_pool_forward`, from the pooled gradient ``dpooled``.
 
     Each window's gradient goes to its maximum, where the ReLU mask is
-    ``pooled <= 0`` (the max is the ReLU'd output there): sample by sample into
-    ``g`` (FN, OH*OW), never into a (N, FN, OH, OW) gradient. ``out`` only gives
-    the convolution's output shape.
+    ``pooled <= 0`` (the max is the ReLU'd output there): chunk by chunk into
+    ``gbuf``, never into a (N, FN, OH, OW) gradient. ``out`` only gives the
+    convolution's output shape.
     """
-    N, FN = out.shape[0], out.shape[1]
-    oh, ow = out.shape[2], out.shape[3]
+    N, FN, oh, ow = out.shape
+    G, L, k = _grid(x, fh, fw, stride, pad, out, colbuf)
     ph_, pw_ = pooled.shape[2], pooled.shape[3]
-    zero = g.dtype.type(0)
+    zero = gbuf.dtype.type(0)
     dW2[:] = zero
     db[:] = zero
-    if need_dx:
-        dx[:] = zero
-    for n in range(N):
+    for n0 in range(0, N, k):
+        m = min(k, N - n0)
+        g = gbuf[:FN * m * L].reshape(FN, m * L)
         g[:] = zero
-        for qy in range(ph_):
-            for qx in range(pw_):
-                for f in range(FN):
-                    if pooled[n, f, qy, qx] <= zero:
-                        continue
-                    at = arg_max[((n * ph_ + qy) * pw_ + qx) * FN + f]
-                    ky, kx = _window_offset(at, pw)
-                    iy = qy * pstride + ky - ppad
-                    ix = qx * pstride + kx - ppad
-                    if 0 <= iy < oh and 0 <= ix < ow:
-                        g[f, iy * ow + ix] += dpooled[n, f, qy, qx]
-        _conv_grads_sample(g, n, col, W2, fh, fw, stride, pad, need_dx, dW_n, dcolT, dW2, db, dx)
+        for i in range(m):
+            n = n0 + i
+            for qy in range(ph_):
+                for qx in range(pw_):
+                    for f in range(FN):
+                        if pooled[n, f, qy, qx] <= zero:
+                            continue
+                        at = arg_max[((n * ph_ + qy) * pw_ + qx) * FN + f]
+                        ky, kx = _window_offset(at, pw)
+                        iy = qy * pstride + ky - ppad
+                        ix = qx * pstride + kx - ppad
+                        if 0 <= iy < oh and 0 <= ix < ow:
+                            d = dpooled[n, f, qy, qx]
+                            g[f, i * L + iy * G + ix] += d
+                            db[f] += d
+        _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, colbuf, dW_n, dW2, dx)
 
 
 @kernel()
