@@ -1,4 +1,5 @@
 """Signs of numerical trouble during training, shared by the Trainer and the command line."""
+import inspect
 import math
 
 import numpy as np
@@ -30,9 +31,23 @@ def check_finite_loss(loss, step, optimizer):
         return
     lr = getattr(optimizer, "lr", None)
     used = type(optimizer).__name__ + ("" if lr is None else f" with lr={lr:g}")
-    advice = "" if lr is None else f" Try a smaller learning rate, e.g. lr={lr / 10:g}."
+    advice = "" if lr is None else f" Try a smaller learning rate, e.g. lr={suggested_lr(optimizer):g}."
     raise NonFiniteLossError(f"the training loss became {float(loss)} at step {step} ({used}): the updates "
                              f"diverged, or the data holds NaN or inf.{advice}")
+
+
+FAR_ABOVE_DEFAULT = 1e4
+"""An lr this many times the optimizer's default is suggested the default rather than a tenth of itself
+(a tenth of a diverging 1e30 diverges too)."""
+
+
+def suggested_lr(optimizer):
+    """A tenth of ``optimizer.lr``, or the class's default lr when the lr is far above it."""
+    default = inspect.signature(type(optimizer)).parameters.get("lr")
+    default = None if default is None else default.default
+    if isinstance(default, (int, float)) and optimizer.lr > FAR_ABOVE_DEFAULT * default:
+        return default
+    return optimizer.lr / 10
 
 
 def gradient_norm(grads):
@@ -40,10 +55,17 @@ def gradient_norm(grads):
 
     ``grads`` : a network's gradient :class:`~fastdl.flat.FlatParams` or any dict of arrays.
     Logged per step, it grows by orders of magnitude before a loss turns NaN.
+    A sum of squares beyond float64's range (gradients above ~1e154) is summed
+    again scaled by the largest magnitude, so finite gradients get their finite
+    norm; inf or NaN among them gives inf or NaN.
     """
-    parts = [grads.flat] if isinstance(grads, FlatParams) else grads.values()
-    total = 0.0
-    for part in parts:
-        values = np.asarray(part, dtype=np.float64).reshape(-1)
-        total += float(np.dot(values, values))
-    return math.sqrt(total)
+    parts = [grads.flat] if isinstance(grads, FlatParams) else list(grads.values())
+    arrays = [np.asarray(part, dtype=np.float64).reshape(-1) for part in parts]
+    with np.errstate(over="ignore"):
+        total = sum(float(np.dot(values, values)) for values in arrays)
+    if math.isfinite(total):
+        return math.sqrt(total)
+    largest = max((float(np.max(np.abs(values))) for values in arrays if values.size), default=0.0)
+    if not math.isfinite(largest):
+        return largest if not math.isnan(total) else math.nan
+    return largest * math.sqrt(sum(float(np.dot(values / largest, values / largest)) for values in arrays))

@@ -2,8 +2,15 @@
 
 These are the teaching functions the book's chapter 3-4 scripts call on whole
 arrays; the layers in :mod:`fastdl.layers` use fused kernels instead.
+
+They give the book's numbers where a float overflows (``sigmoid(-1e4)`` is 0,
+``sum_squared_error`` of huge values is inf, ``softmax`` of an inf is NaN) as
+the layers do, without the RuntimeWarning NumPy prints for each.
 """
 import numpy as np
+
+FLOAT_SEMANTICS = np.errstate(over="ignore", invalid="ignore")
+"""Overflow to inf and inf - inf = NaN as IEEE floats do, unannounced: NaN and inf travel as through the layers."""
 
 
 def identity_function(x):
@@ -14,6 +21,7 @@ def step_function(x):
     return np.array(x > 0, dtype=int)
 
 
+@FLOAT_SEMANTICS
 def sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
@@ -34,12 +42,14 @@ def relu_grad(x):
     return grad
 
 
+@FLOAT_SEMANTICS
 def softmax(x):
     """Softmax along the last axis; the max is subtracted first so exp cannot overflow."""
     x = x - np.max(x, axis=-1, keepdims=True)
     return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
 
 
+@FLOAT_SEMANTICS
 def sum_squared_error(y, t):
     """0.5 * sum((y - t)**2) over all elements (not divided by the batch size)."""
     return 0.5 * np.sum((y - t) ** 2)
@@ -48,6 +58,7 @@ def sum_squared_error(y, t):
 mean_squared_error = sum_squared_error  # the book's name before 2019
 
 
+@FLOAT_SEMANTICS
 def cross_entropy_error(y, t):
     """-sum(log(y[n, t_n] + 1e-7)) / N; ``t`` as class indices or one-hot rows."""
     if y.ndim == 1:

@@ -16,7 +16,8 @@ def numerical_gradient(f, x):
 
     Returns
     -------
-    grad : ndarray of x's shape and dtype
+    grad : ndarray of x's shape and dtype; a loss of inf or NaN gives NaN there, and a slope beyond
+        the dtype's range inf, as in the book (without its RuntimeWarning)
     """
     if not callable(f):
         raise TypeError(f"numerical_gradient(f, x) needs a function f, got {type(f).__name__}")
@@ -34,7 +35,8 @@ def numerical_gradient(f, x):
         f_plus = _scalar(f(x))
         x[idx] = saved - h
         f_minus = _scalar(f(x))
-        grad[idx] = (f_plus - f_minus) / (2 * h)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf - inf is NaN, 1e300 in float32 inf: as the book's
+            grad[idx] = (f_plus - f_minus) / (2 * h)
         x[idx] = saved
     return grad
 

@@ -19,7 +19,7 @@ from .gradient import numerical_gradient
 from .kernels.layers import scaled_add
 from .layers import (Affine, BatchNormalization, BatchNormReluDropout, Dropout, Relu, Sigmoid, SoftmaxWithLoss,
                      check_batch, class_labels)
-from .validation import compute_dtype, is_real_number
+from .validation import check_fits_dtype, compute_dtype, is_real_number
 
 ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid}
 
@@ -93,6 +93,7 @@ class LayerNet:
                 raise ValueError(f"layer sizes must be positive integers, got {sizes}")
         if not is_real_number(weight_decay_lambda) or not np.isfinite(weight_decay_lambda) or weight_decay_lambda < 0:
             raise ValueError(f"weight_decay_lambda must be a number >= 0, got {weight_decay_lambda!r}")
+        check_fits_dtype("weight_decay_lambda", weight_decay_lambda, dtype)
         self.weight_decay_lambda = weight_decay_lambda
         depth = len(sizes) - 1
         params_layout, grads_keys = book_layouts(sizes, use_batchnorm)
@@ -165,7 +166,8 @@ class LayerNet:
         total = 0.0
         for key in self._weight_keys:
             w = self.params[key].reshape(-1)
-            total += 0.5 * self.weight_decay_lambda * float(np.dot(w, w))
+            with np.errstate(over="ignore"):  # sum(W**2) past the dtype's range is inf, as the book's np.sum
+                total += 0.5 * self.weight_decay_lambda * float(np.dot(w, w))
         return total
 
     def loss(self, x, t, train_flg=False):

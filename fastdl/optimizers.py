@@ -29,6 +29,9 @@ from fastdl.flat import FlatParams
 from fastdl.kernels import optim
 from fastdl.validation import FLOAT_DTYPES, check_fraction, is_real_number, non_negative, positive
 
+LARGEST = {dtype: float(np.finfo(dtype).max) for dtype in FLOAT_DTYPES}
+"""The largest finite value of each compute dtype: a step scalar beyond it would be cast to inf."""
+
 
 class Hyperparameter:
     """A checked attribute: ``opt.lr = None`` raises at once, as the constructor would.
@@ -196,18 +199,28 @@ class Optimizer:
             _check_keys(params, grads)
             self._run_per_key(kernel, params, grads, scalars)
 
+    def _cast_scalars(self, scalars, dtype):
+        """The step's scalars in the parameters' dtype; ValueError (before any change) for one beyond its range."""
+        largest = LARGEST[dtype]
+        for value in scalars:
+            if abs(value) > largest and math.isfinite(value):
+                raise ValueError(f"{type(self).__name__}(lr={self.lr:g}): its step scales by {value:g}, which does not "
+                                 f"fit {dtype} parameters (largest {largest:.3g}): use a smaller lr or float64")
+        return tuple(dtype.type(value) for value in scalars)
+
     def _run_flat(self, kernel, params, grads, scalars):
         _check_param_array("params.flat", params.flat)
         g = _flat_grads(params, grads)
+        scalars = self._cast_scalars(scalars, params.flat.dtype)
         states = self._states(params, None)
-        cast = params.flat.dtype.type
-        kernel(params.flat, g, *(state.flat for state in states), *(cast(s) for s in scalars))
+        kernel(params.flat, g, *(state.flat for state in states), *scalars)
 
     def _run_per_key(self, kernel, params, grads, scalars):
         spec = _spec(params)
         grad_arrays = {key: np.asarray(grads[key]) for key in params}
         for key, (shape, _) in spec.items():
             _check_grad(key, grad_arrays[key], shape)
+        cast = {dtype: self._cast_scalars(scalars, dtype) for _, dtype in spec.values()}
         states = self._states(params, spec)
         for key, (shape, dtype) in spec.items():
             value = params[key]
@@ -217,7 +230,7 @@ class Optimizer:
             in_place = isinstance(value, np.ndarray) and value.flags.c_contiguous
             p = value.reshape(-1) if in_place else np.array(value, dtype=dtype).reshape(-1)
             g = np.ascontiguousarray(grad_arrays[key], dtype=dtype).reshape(-1)
-            kernel(p, g, *(state[key].reshape(-1) for state in states), *(dtype.type(s) for s in scalars))
+            kernel(p, g, *(state[key].reshape(-1) for state in states), *cast[dtype])
             if not isinstance(value, np.ndarray):
                 params[key] = float(p[0])
             elif not in_place:

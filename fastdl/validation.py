@@ -77,3 +77,16 @@ def check_fraction(name, value, include_one=True):
     if not include_one and not 0 <= number < 1:
         raise ValueError(f"{name} must be in [0, 1), got {value!r}")
     return number
+
+
+def check_fits_dtype(name, value, dtype):
+    """ValueError naming ``name`` when the finite number ``value`` is beyond ``dtype``'s range.
+
+    Cast to the dtype such a value becomes inf (NumPy: "overflow encountered in
+    cast"), and every update or product it enters is then inf or NaN; a float32
+    network cannot use an lr of 1e200 however its gradients look.
+    """
+    largest = float(np.finfo(dtype).max)
+    if math.isfinite(value) and abs(value) > largest:
+        raise ValueError(f"{name}={value:g} does not fit {np.dtype(dtype)} (largest {largest:.3g}): "
+                         f"use a smaller value or float64")

@@ -79,7 +79,8 @@ def test_compare_optimizers_curves_differ_in_style_and_show_the_lr(mnist_dir, tm
 def drawn_paths_figure(monkeypatch, tmp_path, *extra):
     figures = []
     real = paths_module.finish
-    monkeypatch.setattr(paths_module, "finish", lambda out, stem, fig, *a: figures.append(fig) or real(out, stem, fig, *a))
+    monkeypatch.setattr(paths_module, "finish",
+                        lambda out, stem, fig, *a: figures.append(fig) or real(out, stem, fig, *a))
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["compare", "paths", "--out", str(tmp_path), *extra]) == 0
     return figures[0]
@@ -101,7 +102,8 @@ def test_compare_paths_titles_fit_and_the_axes_frame_the_paths(monkeypatch, tmp_
         assert 0 <= box.x0 and box.x1 <= width and box.y1 <= height, ax.get_title()
         (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
         # every point of every path inside, and the paths span most of each axis (not a strip in a big square)
-        assert x0 < points[:, 0].min() and points[:, 0].max() < x1 and y0 < points[:, 1].min() and points[:, 1].max() < y1
+        assert x0 < points[:, 0].min() and points[:, 0].max() < x1
+        assert y0 < points[:, 1].min() and points[:, 1].max() < y1
         assert np.ptp(points[:, 0]) > 0.8 * (x1 - x0) and np.ptp(points[:, 1]) > 0.8 * (y1 - y0)
     # no two titles overlap each other or the panel above
     boxes = [ax.title.get_window_extent(renderer) for ax in axes]

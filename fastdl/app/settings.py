@@ -11,6 +11,7 @@ import numba
 
 from ..datasets import NUM_SAMPLES, TITLES
 from ..optimizers import OPTIMIZERS
+from ..validation import check_fits_dtype
 from .loop import check_run_size
 
 INIT_NAMES = ("relu", "he", "sigmoid", "xavier")
@@ -169,9 +170,24 @@ def resolve_args(args, defaults):
     vars(args).update(resolve(vars(args), defaults))
     if getattr(args, "iter_epochs", None):
         args.iters = args.iter_epochs * max(1, (args.train_size or NUM_SAMPLES["train"]) // args.batch_size)
-    if "batch_size" in defaults:
-        try:
+    try:
+        if "batch_size" in defaults:
             check_run_size(args.train_size, args.batch_size, args.threads, NUM_SAMPLES["train"])
-        except ValueError as exc:
-            args.parser.error(str(exc))
+        if "dtype" in defaults:
+            check_scalars_fit(args, args.dtype)
+    except ValueError as exc:
+        args.parser.error(str(exc))
     return args
+
+
+def check_scalars_fit(settings, dtype):
+    """ValueError naming the option when --lr or --weight-decay is beyond ``dtype``'s range.
+
+    ``settings`` : a dict or argparse namespace; options it lacks or leaves None are skipped.
+    Checked here, a float32 ``--lr 1e200`` stops the command before any data is read, instead of
+    an update refusing it (or NumPy's "overflow encountered in cast") mid-run.
+    """
+    get = settings.get if isinstance(settings, dict) else lambda key: getattr(settings, key, None)
+    for key in ("lr", "weight_decay"):
+        if get(key) is not None:
+            check_fits_dtype("--" + key.replace("_", "-"), get(key), dtype)

@@ -33,9 +33,9 @@ from .models import build_network, build_optimizer, describe_network, describe_o
 from .plots import plot_training
 from .progress import Progress
 from .report import claim_out_dir, write_csv
-from .settings import (COMPUTE_DEFAULTS, EXACT_LOSS_HELP, add_compute_options, dropout_ratio, integer,
-                       non_negative_float, open_fraction, optimizer_name, optimizer_param, positive_float, positive_int,
-                       resolve, weight_init)
+from .settings import (COMPUTE_DEFAULTS, EXACT_LOSS_HELP, add_compute_options, check_scalars_fit, dropout_ratio,
+                       integer, non_negative_float, open_fraction, optimizer_name, optimizer_param, positive_float,
+                       positive_int, resolve, weight_init)
 
 CHANCE_ACCURACY = 0.2
 """Test (or validation) accuracy at or below which a run is reported as having learnt nothing (chance is 0.1; twice that
@@ -113,6 +113,7 @@ class Training:
         self.best = run.get("best") if run else None
         self.held = "val" if s["val_split"] else "test"
         self._check(s)
+        check_scalars_fit({"weight_decay": s["weight_decay"]}, s["dtype"])
         self.schedule = self._schedule(options["epochs"], run)
         if not s["resume"]:
             np.random.seed(s["seed"])
@@ -404,8 +405,9 @@ class Training:
     def _warnings(self):
         """What a learner should hear about a run that exits normally yet learnt nothing."""
         warnings = []
-        if self.rows and self.rows[-1][self.held + "_acc"] <= CHANCE_ACCURACY:
-            warnings.append(f"{self.held} accuracy {self.rows[-1][self.held + '_acc']:.4f} is chance level for 10 classes: the "
+        last_acc = self.rows[-1][self.held + "_acc"] if self.rows else None
+        if last_acc is not None and last_acc <= CHANCE_ACCURACY:
+            warnings.append(f"{self.held} accuracy {last_acc:.4f} is chance level for 10 classes: the "
                             f"network learnt nothing; try a smaller --lr (this run: {self.base_lr:g})")
         window = self.step_loss.size // 10
         if window >= 5:

@@ -4,6 +4,7 @@ Every network of an experiment starts from the same seed and trains on the same
 batches. Each experiment writes its figure and its numbers into ``--out`` and
 says how long it took.
 """
+import sys
 import time
 
 import numpy as np
@@ -97,6 +98,17 @@ def race(nets, optimizers, x, t, iters, batch_size, scale=1.0, report_every=None
     return losses, seconds, accuracies
 
 
+def warn_non_finite(losses, optimizers, note=""):
+    """Tell on stderr of each network whose training loss became NaN or inf: the race trains it on (NaN
+    travels as in the book's NumPy), but its curve ends there and its numbers are NaN."""
+    for name, loss in losses.items():
+        bad = np.flatnonzero(~np.isfinite(loss))
+        if bad.size:
+            print(f"fastdl: warning: {name}{note}: the training loss became {loss[bad[0]]} at iteration {bad[0] + 1} "
+                  f"(lr={optimizers[name].lr:g}): the updates diverged; its curve ends there; try a smaller --lr",
+                  file=sys.stderr)
+
+
 def summary_rows(nets, optimizers, losses, seconds, test):
     rows = []
     for name, net in nets.items():
@@ -121,6 +133,7 @@ def race_and_report(args, out, stem, nets, optimizers, train, test, title, ylim=
         losses, seconds, _ = race(nets, optimizers, *train, args.iters, args.batch_size,
                                   report_every=max(1, args.iters // 10))
         rows = summary_rows(nets, optimizers, losses, seconds, test)
+    warn_non_finite(losses, optimizers)
     fig, axes = new_figure(figsize=(8, 6))
     labels = {name: f"{name} (lr={optimizer.lr:g})" for name, optimizer in optimizers.items()}
     plot_losses(axes[0][0], losses, title, ylim, labels)

@@ -6,7 +6,7 @@ from ..loop import compute_threads
 from ..plots import plot_losses
 from ..report import new_figure, prepare_out_dir
 from ..settings import COMPUTE_DEFAULTS, NETWORK_DEFAULTS, add_network_options, add_optimizer_names, add_run_options
-from .common import finish_race, load_training_data, network_note, new_network, race, summary_rows
+from .common import finish_race, load_training_data, network_note, new_network, race, summary_rows, warn_non_finite
 
 HELP = "SGD vs AdaGrad at lr=0.1 on the AdaGrad article's 784-200-200-10 network"
 DEFAULTS = {"iters": 1000, "batch_size": 100, "lr": 0.1, "seed": 8, "train_size": None,
@@ -45,6 +45,7 @@ def run(args):
             optimizers = {name: OPTIMIZERS[name](lr=args.lr) for name in args.optimizers}
             losses, seconds, _ = race(nets, optimizers, x, t, args.iters, args.batch_size, scale,
                                       report_every=max(1, args.iters // 5))
+            warn_non_finite(losses, optimizers, f" ({convention})")
             for row in summary_rows(nets, optimizers, losses, seconds, test):
                 rows.append({**row, "network": f"{row['network']} ({convention})"})
             curves.update({f"{name}_{convention}": loss for name, loss in losses.items()})

@@ -13,7 +13,7 @@ from ...optimizers import SGD
 from ..loop import compute_threads
 from ..report import finish, new_figure, prepare_out_dir
 from ..settings import COMPUTE_DEFAULTS, add_run_options, dropout_ratio, positive_float, positive_int
-from .common import iterations_for, load_training_data, new_network, race
+from .common import iterations_for, load_training_data, new_network, race, warn_non_finite
 
 HELP = ("overfitting 300 samples: plain, weight decay, dropout (the book's overfit_weight_decay "
         "and overfit_dropout)")
@@ -51,8 +51,9 @@ def run(args):
             for name, options in variants.items()}
     optimizer = SGD(lr=args.lr)
     with compute_threads(args.threads, args.blas_threads):
-        _, _, accuracies = race(nets, dict.fromkeys(nets, optimizer), x, t, iters, args.batch_size,
+        losses, _, accuracies = race(nets, dict.fromkeys(nets, optimizer), x, t, iters, args.batch_size,
                                 eval_every=iter_per_epoch, eval_sets={"train": (x, t), "test": (x_test, t_test)})
+    warn_non_finite(losses, dict.fromkeys(nets, optimizer))
     fig, axes = new_figure(1, len(nets), figsize=(4.5 * len(nets), 4))
     rows = []
     longest = max(epochs.values())
@@ -60,7 +61,8 @@ def run(args):
         ax.plot(acc["train"], marker="o", markevery=10, label="train")
         ax.plot(acc["test"], marker="s", markevery=10, label="test")
         if epochs[name] != args.epochs:
-            ax.axvline(args.epochs - 1, color="tab:gray", linestyle=":", label=f"epoch {args.epochs - 1}: the others stop")
+            ax.axvline(args.epochs - 1, color="tab:gray", linestyle=":",
+                       label=f"epoch {args.epochs - 1}: the others stop")
         # one epoch range for all panels, so a longer run shows as longer
         gap = acc["train"][-1] - acc["test"][-1]
         ax.set(xlabel="epochs", ylabel="accuracy", xlim=(-0.02 * longest, 1.02 * (longest - 1)), ylim=(0, 1),

@@ -1,0 +1,193 @@
+"""Float overflow: a huge lr, huge inputs or huge weights give the book's IEEE numbers (inf, NaN) or a clear error
+naming the value, and never a NumPy RuntimeWarning (every warning is an error in this module).
+
+Oracles: the book's functions (tests/book) evaluated with NumPy's warnings silenced, closed forms, and the
+parameters left unchanged by a refused update.
+"""
+import contextlib
+import io
+import math
+
+import numpy as np
+import pytest
+
+import fastdl
+from book import gradient as book_gradient
+from book import layers as book_layers
+from book import optimizer as book_optimizer
+from fastdl import diagnostics, functions
+from fastdl.app.cli import main
+
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
+HUGE = {np.float32: 1e30, np.float64: 1e300}
+"""An lr far beyond any that trains, yet within the dtype's range."""
+BEYOND = {np.float32: 1e200}
+"""A value float32 cannot hold (float64 can)."""
+
+
+def book_quietly(fn, *args):
+    with np.errstate(all="ignore"):
+        return fn(*args)
+
+
+@pytest.mark.parametrize("x", [[-1e4, 1e4, 0.0], [-np.inf, np.inf, np.nan]])
+def test_sigmoid_and_softmax_give_the_books_numbers_quietly(x, dtype):
+    x = np.array(x, dtype)
+    np.testing.assert_array_equal(functions.sigmoid(x), book_quietly(lambda v: 1 / (1 + np.exp(-v)), x))
+    rows = np.array([x, [1.0, 2.0, 3.0]], dtype)
+    np.testing.assert_array_equal(functions.softmax(rows), book_quietly(book_layers.softmax, rows))
+    assert functions.sigmoid_grad(np.array([-1e4], dtype))[0] == 0
+
+
+def test_sum_squared_and_cross_entropy_overflow_quietly(dtype):
+    big = np.array([np.finfo(dtype).max, -np.finfo(dtype).max], dtype)
+    assert functions.sum_squared_error(big, np.zeros(2, dtype)) == np.inf
+    y = np.array([[-1.0, 2.0]], dtype)  # not a probability: log of a negative is NaN, as in the book
+    assert math.isnan(functions.cross_entropy_error(y, np.array([0])))
+    assert math.isnan(book_quietly(book_layers.cross_entropy_error, y, np.array([0])))
+
+
+def test_weight_decay_of_weights_past_the_dtype_is_inf_as_the_books_sum(dtype):
+    np.random.seed(0)
+    net = fastdl.MultiLayerNet(6, [5], 3, weight_decay_lambda=0.1, dtype=dtype)
+    net.params["W1"] = np.full((6, 5), 1e20)  # each W**2 is 1e40: beyond float32 (3.4e38), fine in float64
+    x, t = np.zeros((4, 6), dtype), np.array([0, 1, 2, 0])
+    loss = net.loss(x, t)
+    expected = 0.5 * 0.1 * 30 * 1e40 if dtype == np.float64 else math.inf
+    assert loss == pytest.approx(expected, rel=1e-6) if math.isfinite(expected) else loss == math.inf
+    assert net.gradient(x, t) is net.grads  # the backward pass runs without a warning too
+
+
+def test_numerical_gradient_of_an_infinite_loss_is_nan_as_the_books(dtype):
+    w = np.array([1.0, -2.0], dtype)
+    got = fastdl.numerical_gradient(lambda v: np.float32(np.inf), w)
+    expected = book_quietly(book_gradient.numerical_gradient, lambda v: np.float32(np.inf), w.copy())
+    np.testing.assert_array_equal(got, expected)
+    assert np.isnan(got).all()
+    steep = fastdl.numerical_gradient(lambda v: 1e300 * float(v[0]), np.zeros(1, dtype))
+    assert steep[0] == (np.inf if dtype == np.float32 else pytest.approx(1e300))
+
+
+def test_gradient_norm_of_huge_finite_gradients_is_finite():
+    assert diagnostics.gradient_norm({"W": np.full(4, 1e300)}) == pytest.approx(2e300, rel=1e-12)
+    assert diagnostics.gradient_norm({"W": np.full((2, 2), 3e38, np.float32), "b": np.zeros(0)}) == pytest.approx(
+        6e38, rel=1e-6)
+    assert diagnostics.gradient_norm({"W": np.array([1e300, np.inf])}) == math.inf
+    assert math.isnan(diagnostics.gradient_norm({"W": np.array([1e300, np.nan])}))
+    assert diagnostics.gradient_norm({"W": np.array([3.0, 4.0])}) == 5.0
+
+
+@pytest.mark.parametrize("name", list(fastdl.OPTIMIZERS))
+def test_an_lr_float32_cannot_hold_is_refused_before_any_change(name):
+    params = {"W": np.ones((3, 2), np.float32), "b": np.ones(2, np.float32)}
+    grads = {"W": np.ones((3, 2), np.float32), "b": np.ones(2, np.float32)}
+    optimizer = fastdl.OPTIMIZERS[name](lr=BEYOND[np.float32])
+    with pytest.raises(ValueError, match=r"\(lr=1e\+200\): its step scales by .* which does not fit float32 "
+                                         r"parameters \(largest 3.4e\+38\): use a smaller lr or float64"):
+        optimizer.update(params, grads)
+    assert all(np.array_equal(value, np.ones_like(value)) for value in params.values())
+    net = fastdl.MultiLayerNet(4, [3], 2, dtype=np.float32)
+    before = net.params.flat.copy()
+    with pytest.raises(ValueError, match="does not fit float32"):
+        fastdl.OPTIMIZERS[name](lr=BEYOND[np.float32]).update(net.params, net.gradient(np.ones((2, 4)), [0, 1]))
+    np.testing.assert_array_equal(net.params.flat, before)
+    # float64 holds it: the update goes through, as in the book (with inf or NaN parameters as the result)
+    fastdl.OPTIMIZERS[name](lr=BEYOND[np.float32]).update({"W": np.ones(2)}, {"W": np.ones(2)})
+
+
+@pytest.mark.parametrize("name", list(fastdl.OPTIMIZERS))
+@pytest.mark.parametrize("case", ["huge lr", "huge grads", "huge params"])
+def test_overflowing_updates_give_the_books_inf_and_nan(name, case, dtype):
+    big = float(np.finfo(dtype).max) / 4
+    lr, grad, param = {"huge lr": (HUGE[dtype], 1.0, 1.0), "huge grads": (0.01, big, 1.0),
+                       "huge params": (0.01, 1.0, big)}[case]
+    start = np.array([param, -param, 0.5, np.nan], dtype)
+    grads = np.array([grad, grad, -grad, 1.0], dtype)
+    got, expected = {"W": start.copy()}, {"W": start.copy()}
+    ours, book = fastdl.OPTIMIZERS[name](lr=lr), book_optimizer.OPTIMIZERS[name](lr=lr)
+    for _ in range(3):
+        ours.update(got, {"W": grads})
+        book_quietly(book.update, expected, {"W": grads.copy()})
+    # the same pattern of inf, -inf and NaN as the book's NumPy; finite entries to rounding
+    for kind in (np.isnan, np.isposinf, np.isneginf):
+        np.testing.assert_array_equal(kind(got["W"]), kind(expected["W"]), err_msg=f"{kind.__name__}")
+    finite = np.isfinite(expected["W"])
+    np.testing.assert_allclose(got["W"][finite], expected["W"][finite], rtol=1e-5)
+
+
+def test_a_weight_decay_the_dtype_cannot_hold_is_refused():
+    with pytest.raises(ValueError, match=r"weight_decay_lambda=1e\+200 does not fit float32 \(largest 3.4e\+38\)"):
+        fastdl.MultiLayerNet(4, [3], 2, weight_decay_lambda=1e200, dtype=np.float32)
+    assert fastdl.MultiLayerNet(4, [3], 2, weight_decay_lambda=1e200, dtype=np.float64).weight_decay_lambda == 1e200
+
+
+def test_a_diverging_lr_far_above_the_default_is_advised_the_default():
+    with pytest.raises(fastdl.diagnostics.NonFiniteLossError, match=r"lr=1e\+30\).*e\.g\. lr=0\.01\."):
+        diagnostics.check_finite_loss(math.inf, 3, fastdl.SGD(lr=1e30))
+    with pytest.raises(fastdl.diagnostics.NonFiniteLossError, match=r"e\.g\. lr=10\."):
+        diagnostics.check_finite_loss(math.nan, 3, fastdl.SGD(lr=100))
+
+
+def test_trainer_stops_on_overflowing_weight_decay_without_a_warning(capsys):
+    rng = np.random.default_rng(0)
+    x, t = rng.normal(size=(100, 8)).astype(np.float32), rng.integers(0, 3, 100)
+    np.random.seed(0)
+    net = fastdl.MultiLayerNet(8, [6], 3, weight_decay_lambda=1e30, dtype=np.float32)
+    trainer = fastdl.Trainer(net, x, t, x, t, epochs=2, mini_batch_size=50, optimizer="sgd",
+                             optimizer_param={"lr": 10.0}, verbose=False)
+    with pytest.raises(fastdl.diagnostics.NonFiniteLossError, match="the training loss became"):
+        trainer.train()
+
+
+def run_cli(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(argv)
+        except SystemExit as exc:
+            status = exc.code
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["train", "--weight-decay", "1e200"], "--weight-decay"),
+    (["compare", "optimizers", "--weight-decay", "1e200"], "--weight-decay"),
+    (["compare", "init", "--lr", "1e200"], "--lr"),
+    (["compare", "lr", "--lr", "1e200"], "--lr"),
+    (["compare", "batchnorm", "--lr", "1e200"], "--lr"),
+    (["compare", "overfit", "--lr", "1e200"], "--lr"),
+])
+def test_cli_refuses_values_float32_cannot_hold_before_reading_data(argv, flag, tmp_path):
+    status, _, err = run_cli([*argv, "--data-dir", str(tmp_path / "no-data"), "--out", str(tmp_path / "out")])
+    assert status == 2
+    assert f"{flag}=1e+200 does not fit float32 (largest 3.4e+38): use a smaller value or float64" in err
+    assert not (tmp_path / "out").exists()
+    status, _, err = run_cli([*argv, "--dtype", "float64", "--data-dir", str(tmp_path / "no-data"),
+                              "--out", str(tmp_path / "out")])
+    assert status == 1 and "--data-dir" in err  # float64 holds it: the command goes on to look for the data
+
+
+def test_train_with_overflowing_weight_decay_stops_with_its_message(mnist_dir, tmp_path):
+    status, _, err = run_cli(["train", "--train-size", "500", "--hidden", "10", "--epochs", "1", "--threads", "1",
+                              "--optimizer", "sgd", "--lr", "10", "--weight-decay", "1e30",
+                              "--data-dir", str(mnist_dir), "--out", str(tmp_path / "run")])
+    assert status == 1 and "fastdl: stopped: the training loss became" in err and "RuntimeWarning" not in err
+
+
+@pytest.mark.parametrize("experiment, extra, names", [
+    ("init", ["--iters", "3"], ["std=0.01", "Xavier", "He"]),
+    ("lr", ["--iters", "3"], ["sgd (article)", "adagrad (book)"]),
+    ("overfit", ["--epochs", "2", "--train-size", "200"], ["plain", "weight decay 0.1", "dropout 0.2"]),
+    ("optimizers", ["--iters", "3", "--optimizers", "sgd", "adam"], ["sgd"]),
+])
+def test_compare_tells_which_networks_diverged(experiment, extra, names, mnist_dir, tmp_path):
+    lr = ["--lr", "1e30"] if experiment != "optimizers" else []
+    if experiment == "optimizers":  # compare optimizers runs each optimizer at its default lr: blow up its weights
+        extra = [*extra, "--weight-decay", "1e30"]
+    status, _, err = run_cli(["compare", experiment, *lr, *extra, "--threads", "1", "--data-dir", str(mnist_dir),
+                              "--out", str(tmp_path / "out")])
+    assert status == 0, err
+    for name in names:
+        assert f"fastdl: warning: {name}: the training loss became nan at iteration" in err, err
+    assert "its curve ends there; try a smaller --lr" in err
