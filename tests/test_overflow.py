@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 import fastdl
+from book import conv_layers as book_conv
 from book import gradient as book_gradient
 from book import layers as book_layers
 from book import optimizer as book_optimizer
+from book.multi_layer_net_extend import BatchNormalization as BookBatchNormalization
 from fastdl import diagnostics, functions
 from fastdl.app.cli import main
 
@@ -27,6 +29,7 @@ BEYOND = {np.float32: 1e200}
 
 
 def book_quietly(fn, *args):
+    """``fn(*args)`` with NumPy's floating-point warnings silenced: the book's numbers, not its warnings."""
     with np.errstate(all="ignore"):
         return fn(*args)
 
@@ -191,3 +194,90 @@ def test_compare_tells_which_networks_diverged(experiment, extra, names, mnist_d
     for name in names:
         assert f"fastdl: warning: {name}: the training loss became nan at iteration" in err, err
     assert "its curve ends there; try a smaller --lr" in err
+
+
+def assert_same_ieee(got, expected, rtol=1e-5):
+    """The same places of NaN, inf and -inf; the finite entries equal to rounding."""
+    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    for kind in (np.isnan, np.isposinf, np.isneginf):
+        np.testing.assert_array_equal(kind(got), kind(expected), err_msg=kind.__name__)
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(got[finite], expected[finite], rtol=rtol, atol=1e-6)
+
+
+def overflowing_batch(dtype, shape=(4, 6)):
+    """Positive values past half the dtype's range, one inf and one NaN: any summation order overflows alike."""
+    x = np.full(shape, np.finfo(dtype).max / 2, dtype)
+    x.flat[1], x.flat[2], x.flat[3] = np.inf, np.nan, 1.0
+    return x
+
+
+def test_affine_relu_sigmoid_overflow_as_the_books(dtype):
+    x = overflowing_batch(dtype)
+    W, b = np.linspace(0.5, 2.0, 18).reshape(6, 3).astype(dtype), np.ones(3, dtype)
+    ours, book = fastdl.layers.Affine(W, b), book_layers.Affine(W.copy(), b.copy())
+    y = ours.forward(x)
+    assert_same_ieee(y, book_quietly(book.forward, x))
+    dout = np.full_like(y, np.finfo(dtype).max / 2)
+    assert_same_ieee(ours.backward(dout), book_quietly(book.backward, dout))
+    assert_same_ieee(ours.dW, book.dW)
+    for ours, book in ((fastdl.layers.Relu(), book_layers.Relu()), (fastdl.layers.Sigmoid(), book_layers.Sigmoid())):
+        signed = x * np.where(np.arange(x.size) % 2, 1, -1).reshape(x.shape).astype(dtype)
+        assert_same_ieee(ours.forward(signed.copy()), book_quietly(book.forward, signed.copy()))
+        dout = np.full_like(signed, np.finfo(dtype).max / 2)
+        assert_same_ieee(ours.backward(dout.copy()), book_quietly(book.backward, dout.copy()))
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_softmax_with_loss_of_logits_at_the_dtypes_ends(exact, dtype):
+    big = np.finfo(dtype).max
+    x = np.array([[big, -big, 0.0], [1.0, 2.0, 3.0], [-big, -big, -big]], dtype)
+    t = np.array([1, 0, 2])
+    ours, book = fastdl.layers.SoftmaxWithLoss(exact=exact), book_layers.SoftmaxWithLoss()
+    loss, expected = ours.forward(x, t), book_quietly(book.forward, x, t)
+    if exact:  # the first row's exact loss is 2 * max: inf in float64, finite in float32's float64 sum
+        assert loss >= float(big) / 3
+    else:
+        assert loss == pytest.approx(float(expected), rel=1e-5)  # -log(0 + 1e-7) caps the first row at 16.1
+    assert_same_ieee(ours.backward(), book_quietly(book.backward))
+
+
+def test_batchnorm_whose_variance_overflows_gives_the_books_zeros(dtype):
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(6, 3)) * np.sqrt(np.finfo(dtype).max) * 4).astype(dtype)
+    gamma, beta = np.ones(3, dtype), np.zeros(3, dtype)
+    ours = fastdl.layers.BatchNormalization(gamma.copy(), beta.copy())
+    book = BookBatchNormalization(gamma.copy(), beta.copy())
+    y, expected = ours.forward(x, train_flg=True), book_quietly(book.forward, x, True)
+    assert_same_ieee(y, expected)
+    assert np.all(y == 0) and np.all(np.isposinf(ours.running_var))
+    dout = np.ones_like(y)
+    assert_same_ieee(ours.backward(dout), book_quietly(book.backward, dout))
+    assert_same_ieee(ours.running_var, book.running_var)
+
+
+def test_convolution_and_pooling_overflow_as_the_books(dtype):
+    x = overflowing_batch(dtype, (2, 1, 4, 4))
+    W, b = np.linspace(0.5, 1.5, 18).reshape(2, 1, 3, 3).astype(dtype), np.ones(2, dtype)
+    ours, book = fastdl.layers.Convolution(W, b), book_conv.Convolution(W.copy(), b.copy())
+    # the book's im2col builds float64 columns whatever the input: its numbers, rounded to the layer's dtype
+    y = ours.forward(x)
+    assert_same_ieee(y, book_quietly(lambda: book.forward(x).astype(dtype)))
+    dout = np.full_like(y, np.finfo(dtype).max / 2)
+    assert_same_ieee(ours.backward(dout), book_quietly(lambda: book.backward(dout).astype(dtype)))
+    assert_same_ieee(ours.dW, book_quietly(lambda: book.dW.astype(dtype)))
+    ours, book = fastdl.layers.Pooling(2, 2, 2), book_conv.Pooling(2, 2, 2)
+    pooled = ours.forward(x)
+    assert_same_ieee(pooled, book_quietly(book.forward, x))
+
+
+@pytest.mark.parametrize("name", ["SimpleConvNet", "DeepConvNet"])
+def test_convnets_with_huge_weights_stay_quiet(name):
+    np.random.seed(0)
+    net = getattr(fastdl.networks, name)(dtype=np.float32)
+    net.params.flat[:] *= 1e30
+    x, t = np.random.rand(2, 1, 28, 28).astype(np.float32), np.array([3, 7])
+    loss = net.loss(x, t)
+    assert not math.isfinite(loss) or loss > 10  # the logits overflow: a capped, inf or NaN loss, as NumPy gives
+    net.gradient(x, t)
+    assert 0 <= net.accuracy(x, t) <= 1
