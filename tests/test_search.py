@@ -62,9 +62,7 @@ def test_replayed_generator_state_is_the_trials_own(mnist_dir):
 @pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("distributed")  # CI installs fastdl[distributed]
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, env=S._worker_env()) as cluster, \
-            distributed.Client(cluster) as client:
+    with S.local_cluster(2, host="127.0.0.1") as cluster, distributed.Client(cluster) as client:
         yield client
 
 
@@ -199,3 +197,14 @@ def test_resume_may_grow_the_search_not_shrink_it(serial, tmp_path, mnist_dir, c
     assert main(["search", "--resume", str(tmp_path), "--trials", "4", "--serial", "--data-dir", str(mnist_dir)]) == 0
     grown = {r["trial"]: r for r in json.loads((tmp_path / "results.json").read_text())}
     assert curves(grown) == curves(serial)
+
+
+def test_workers_reuse_heap_buffers_and_skip_matplotlib(cluster):
+    """The local cluster's workers keep glibc's heap reuse (not Dask's trim threshold, which costs a
+    page fault per 4 KiB of every batch) and do not import matplotlib to run trials."""
+    def worker_state():
+        import importlib
+        import sys
+        importlib.import_module("fastdl.app.search")
+        return os.environ.get("MALLOC_MMAP_THRESHOLD_"), "matplotlib" in sys.modules
+    assert set(cluster.run(worker_state).values()) == {(str(1 << 24), False)}
