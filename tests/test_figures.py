@@ -45,6 +45,19 @@ def test_training_figure_has_log_loss_integer_epochs_title_and_resume_marks(tmp_
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_training_figure_with_a_validation_split_draws_it_and_stars_the_best_epoch(tmp_path):
+    rows = [{"epoch": e, "steps": 30 * e, "train_loss": 1 / e, "val_loss": 1.1 / e, "train_acc": 0.8, "val_acc": acc}
+            for e, acc in ((1, 0.7), (2, 0.9), (3, 0.85))]
+    fig = plots.plot_training(tmp_path / "t.png", np.geomspace(2.3, 0.1, 90), rows, "t", (),
+                              {"epoch": 2, "val_acc": 0.9, "val_loss": 0.55})
+    loss_ax, acc_ax = fig.axes
+    assert [text.get_text() for text in acc_ax.get_legend().get_texts()] == [
+        "train", "validation", "best (epoch 2, best.npz)"]
+    star = [line for line in acc_ax.get_lines() if line.get_marker() == "*"]
+    assert len(star) == 1 and list(star[0].get_xdata()) == [2] and list(star[0].get_ydata()) == [0.9]
+    assert "validation (epoch end)" in [text.get_text() for text in loss_ax.get_legend().get_texts()]
+
+
 def test_train_draws_settings_and_resume_points(mnist_dir, tmp_path, monkeypatch):
     drawn = []
     real = plots.plot_training
