@@ -89,13 +89,14 @@ def test_convolution_reads_weights_in_place_each_call(rng):
     np.testing.assert_allclose(layer.forward(x), 2.0 * first, rtol=1e-13)
 
 
-@pytest.mark.parametrize("chunk_bytes", [1, 30_000, 10**9])
+@pytest.mark.parametrize("min_columns", [1, 100, 10**9])
+@pytest.mark.parametrize("filters", [4, 30])  # fewer filters than taps (dW transposed in the kernel) and more
 @pytest.mark.parametrize("fs,stride,pad", GEOMETRIES)
-def test_convolution_in_chunks_of_samples_matches_book(rng, monkeypatch, fs, stride, pad, chunk_bytes):
+def test_convolution_in_chunks_of_samples_matches_book(rng, monkeypatch, fs, stride, pad, filters, min_columns):
     # 5 samples in chunks of 1, of a few (the last one shorter), or all at once
-    monkeypatch.setattr(convolution, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(convolution, "MIN_GEMM_COLUMNS", min_columns)
     x = rng.standard_normal((5, 3, 7, 7))
-    W, b = rng.standard_normal((4, 3, fs, fs)) * 0.3, rng.standard_normal(4)
+    W, b = rng.standard_normal((filters, 3, fs, fs)) * 0.3, rng.standard_normal(filters)
     layer, ref = Convolution(W, b, stride, pad), book.Convolution(W, b, stride, pad)
     np.testing.assert_allclose(layer.forward(x), ref.forward(x), **TOL[np.float64])
     dout = rng.standard_normal(ref.forward(x).shape)

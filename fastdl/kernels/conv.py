@@ -288,12 +288,40 @@ def conv_pool_forward(x, W2, b, fh, fw, stride, pad, xpad, colbuf, obuf, out, ph
 
 
 @kernel()
-def _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, colbuf, dW_n, dW2, dx):
-    """Add samples n0 .. n0+m-1's share to dW2 from ``g`` (FN, m*L), the gradient at the conv
-    (pre-ReLU) output, zero at the grid's spare columns; when ``need_dx`` set their ``dx`` from W2.T @ g."""
+def _dW_parts(W2, dwbuf):
+    """``(part, total)``: views of the scratch ``dwbuf`` (2*FN*C*FH*FW,) for one chunk's dW and the
+    running sum, (C*FH*FW, FN) when there are more taps than filters, else (FN, C*FH*FW).
+
+    The transposed product (columns @ g.T) ran 10-30% faster in those shapes (DeepConvNet's
+    layers but its first), the direct one on SimpleConvNet's 25-tap, 30-filter layer."""
+    FN, T = W2.shape
+    if T > FN:
+        return dwbuf[:T * FN].reshape(T, FN), dwbuf[T * FN:].reshape(T, FN)
+    return dwbuf[:T * FN].reshape(FN, T), dwbuf[T * FN:].reshape(FN, T)
+
+
+@kernel()
+def _store_dW(W2, dwbuf, dW2):
+    """``dW2`` (FN, C*FH*FW) = the running sum of :func:`_dW_parts`."""
+    total = _dW_parts(W2, dwbuf)[1]
+    if W2.shape[1] > W2.shape[0]:
+        dW2[:] = total.T
+    else:
+        dW2[:] = total
+
+
+@kernel()
+def _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, colbuf, dwbuf, dx):
+    """Add samples n0 .. n0+m-1's share to dW's running sum in ``dwbuf`` (see :func:`_dW_parts`) from
+    ``g`` (FN, m*L), the gradient at the conv (pre-ReLU) output, zero at the grid's spare columns;
+    when ``need_dx`` set their ``dx`` from W2.T @ g."""
     colT = _chunk_columns(x, n0, m, fh, fw, stride, pad, L, xpad, colbuf)
-    np.dot(g, colT.T, dW_n)
-    dW2 += dW_n
+    part, total = _dW_parts(W2, dwbuf)
+    if W2.shape[1] > W2.shape[0]:
+        np.dot(colT, g.T, part)
+    else:
+        np.dot(g, colT.T, part)
+    total += part
     if need_dx:
         np.dot(W2.T, g, colT)  # the columns are spent: their buffer takes the columns' gradient
         for i in range(m):
@@ -301,17 +329,17 @@ def _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, co
 
 
 @kernel()
-def conv_backward(dout, out, x, W2, fh, fw, stride, pad, relu, need_dx, xpad, colbuf, gbuf, dW_n, dW2, db, dx):
+def conv_backward(dout, out, x, W2, fh, fw, stride, pad, relu, need_dx, xpad, colbuf, gbuf, dwbuf, dW2, db, dx):
     """dW2 (FN, C*FH*FW), db (FN,) and, when ``need_dx``, dx (N, C, H, W) from dout (N, FN, OH, OW).
 
     ``x`` is the forward's input, ``out`` its output: with ``relu`` the gradient
     is zeroed where ``out`` <= 0 (the book's Relu mask). Scratch as
-    :func:`conv_forward`'s (``gbuf`` its ``obuf``) and ``dW_n`` like dW2.
+    :func:`conv_forward`'s (``gbuf`` its ``obuf``) and ``dwbuf`` (2*FN*C*FH*FW,).
     """
     N, FN, oh, ow = dout.shape
     G, L, k = _grid(x, fh, fw, stride, pad, out, colbuf)
     zero = dout.dtype.type(0)
-    dW2[:] = zero
+    dwbuf[:] = zero
     db[:] = zero
     gbuf[:] = zero  # the spare grid columns stay zero
     for n0 in range(0, N, k):
@@ -331,12 +359,13 @@ def conv_backward(dout, out, x, W2, fh, fw, stride, pad, relu, need_dx, xpad, co
                         dst[ox] = v
                         s += v
                 db[f] += s
-        _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, colbuf, dW_n, dW2, dx)
+        _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, colbuf, dwbuf, dx)
+    _store_dW(W2, dwbuf, dW2)
 
 
 @kernel()
 def conv_pool_backward(dpooled, pooled, arg_max, ph, pw, pstride, ppad, out, x, W2, fh, fw, stride, pad,
-                       need_dx, xpad, colbuf, gbuf, dW_n, dW2, db, dx):
+                       need_dx, xpad, colbuf, gbuf, dwbuf, dW2, db, dx):
     """:func:`conv_backward` (with ReLU) of :func:`conv_pool_forward`, from the pooled gradient ``dpooled``.
 
     Each window's gradient goes to its maximum, where the ReLU mask is
@@ -348,7 +377,7 @@ def conv_pool_backward(dpooled, pooled, arg_max, ph, pw, pstride, ppad, out, x, 
     G, L, k = _grid(x, fh, fw, stride, pad, out, colbuf)
     ph_, pw_ = pooled.shape[2], pooled.shape[3]
     zero = gbuf.dtype.type(0)
-    dW2[:] = zero
+    dwbuf[:] = zero
     db[:] = zero
     for n0 in range(0, N, k):
         m = min(k, N - n0)
@@ -369,7 +398,8 @@ def conv_pool_backward(dpooled, pooled, arg_max, ph, pw, pstride, ppad, out, x, 
                             d = dpooled[n, f, qy, qx]
                             g[f, i * L + iy * G + ix] += d
                             db[f] += d
-        _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, colbuf, dW_n, dW2, dx)
+        _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, colbuf, dwbuf, dx)
+    _store_dW(W2, dwbuf, dW2)
 
 
 @kernel()
