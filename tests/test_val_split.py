@@ -213,3 +213,16 @@ def test_tampered_split_records_are_refused(val_run, tmp_path, change, message):
     rewrite_run(path, change)
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(path)
+
+
+def test_resume_from_best_npz_continues_in_another_directory_only(val_run, tmp_path, mnist_dir, capsys):
+    before = {path.name: path.read_bytes() for path in val_run[0].iterdir() if path.is_file()}
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--resume", str(val_run[0] / "best.npz"), "--epochs", "1", "--data-dir", str(mnist_dir)])
+    assert exc.value.code == 2
+    assert "best.npz is a file: give its directory to continue that run there, or --out DIR" in capsys.readouterr().err
+    out = tmp_path / "from-best"
+    assert main(["train", "--resume", str(val_run[0] / "best.npz"), "--epochs", "1", "--out", str(out),
+                 "--data-dir", str(mnist_dir)]) == 0
+    assert "resuming" in capsys.readouterr().out and load_checkpoint(out).run["epochs_done"] == 5
+    assert {path.name: path.read_bytes() for path in val_run[0].iterdir() if path.is_file()} == before

@@ -131,6 +131,10 @@ class Training:
                 raise CheckpointError(f"{s['resume']}: the saved {run['optimizer']} state is unusable: {exc}") from None
         self.exact_resume = run is not None and self.saved.rng_state is not None and all(
             s[key] == run[key] for key in DATA_STREAM_OPTIONS)
+        if s["resume"] and not s["out"] and Path(s["resume"]).is_file():
+            # continuing in the file's directory would replace the run's later epochs (best.npz is older)
+            raise ValueError(f"--resume {s['resume']} is a file: give its directory to continue that run there, "
+                             f"or --out DIR to continue from this checkpoint in another directory")
         self.out = Path(s["out"] or s["resume"] or time.strftime("runs/train-%Y%m%d-%H%M%S"))
         self.dtype = self.net.params.flat.dtype
 
