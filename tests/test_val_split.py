@@ -215,6 +215,23 @@ def test_tampered_split_records_are_refused(val_run, tmp_path, change, message):
         load_checkpoint(path)
 
 
+def test_resume_into_another_directory_takes_the_best_along(val_run, tmp_path, mnist_dir, capsys):
+    out = tmp_path / "more"
+    assert main(["train", "--resume", str(val_run[0]), "--epochs", "1", "--lr", "0.0001", "--out", str(out),
+                 "--data-dir", str(mnist_dir)]) == 0
+    best_acc = float(csv_rows(val_run[0])[3]["val_acc"])
+    assert f"best epoch 4 (validation accuracy {best_acc:.4f}" in capsys.readouterr().out
+    assert (out / "best.npz").read_bytes() == (val_run[0] / "best.npz").read_bytes()
+    moved = tmp_path / "moved"
+    shutil.copytree(val_run[0], moved)
+    (moved / "best.npz").unlink()
+    assert main(["train", "--resume", str(moved), "--epochs", "1", "--out", str(tmp_path / "more2"),
+                 "--data-dir", str(mnist_dir)]) == 0
+    captured = capsys.readouterr()
+    assert "best.npz is missing: the best epoch so far (4) is not at hand" in captured.err
+    assert load_checkpoint(tmp_path / "more2" / "best.npz").run["epochs_done"] == 7
+
+
 def test_resume_from_best_npz_continues_in_another_directory_only(val_run, tmp_path, mnist_dir, capsys):
     before = {path.name: path.read_bytes() for path in val_run[0].iterdir() if path.is_file()}
     with pytest.raises(SystemExit) as exc:
@@ -224,5 +241,14 @@ def test_resume_from_best_npz_continues_in_another_directory_only(val_run, tmp_p
     out = tmp_path / "from-best"
     assert main(["train", "--resume", str(val_run[0] / "best.npz"), "--epochs", "1", "--out", str(out),
                  "--data-dir", str(mnist_dir)]) == 0
-    assert "resuming" in capsys.readouterr().out and load_checkpoint(out).run["epochs_done"] == 5
+    printed = capsys.readouterr().out
+    assert "resuming" in printed and load_checkpoint(out).run["epochs_done"] == 5
+    # epoch 5 (from the best, epoch 4) is measured against the best so far, which came along
+    rows = csv_rows(out)
+    best = load_checkpoint(out / "best.npz")
+    if float(rows[-1]["val_acc"]) > float(csv_rows(val_run[0])[3]["val_acc"]):
+        assert best.run["epochs_done"] == 5
+    else:
+        assert (out / "best.npz").read_bytes() == before["best.npz"]
+    assert f"best epoch {best.run['epochs_done']} (validation accuracy" in printed
     assert {path.name: path.read_bytes() for path in val_run[0].iterdir() if path.is_file()} == before

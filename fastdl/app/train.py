@@ -18,6 +18,7 @@ the test set once, at the end.
 """
 import inspect
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -27,12 +28,12 @@ import numpy as np
 from ..datasets import NUM_SAMPLES, TITLES, find_dataset, load_mnist
 from ..diagnostics import NonFiniteLossError, check_finite_loss
 from ..optimizers import OPTIMIZERS
-from .checkpoint import BEST_FILE, MODEL_FILE, CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import BEST_FILE, MODEL_FILE, CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
 from .loop import BatchFeeder, StopRequest, check_run_size, compute_threads, evaluate, validation_split
 from .models import build_network, build_optimizer, describe_network, describe_optimizer, hyperparameters, network_spec
 from .plots import plot_training
 from .progress import Progress
-from .report import claim_out_dir, write_csv
+from .report import atomic_path, claim_out_dir, write_csv
 from .settings import (COMPUTE_DEFAULTS, EXACT_LOSS_HELP, add_compute_options, check_scalars_fit, dropout_ratio,
                        integer, non_negative_float, open_fraction, optimizer_name, optimizer_param, positive_float,
                        positive_int, resolve, weight_init)
@@ -193,7 +194,22 @@ class Training:
             if s["overwrite"] and not resuming_here:
                 for name in (METRICS_FILE, PLOT_FILE, MODEL_FILE, BEST_FILE):
                     (out / name).unlink(missing_ok=True)
+            if self.best is not None and not resuming_here:
+                self._bring_best(out)
             return self._run(out)
+
+    def _bring_best(self, out):
+        """A run resumed into another directory takes its best epoch so far along: the ``best.npz``
+        beside the resumed checkpoint (or that checkpoint itself) is copied into ``out``."""
+        source = checkpoint_path(self.s["resume"])
+        source = source if source.name == BEST_FILE else source.parent / BEST_FILE
+        if not source.is_file():
+            print(f"fastdl: warning: {source} is missing: the best epoch so far ({self.best['epoch']}) is not "
+                  f"at hand, the best of the epochs to come is kept", file=sys.stderr)
+            self.best = None
+            return
+        with atomic_path(out / BEST_FILE) as tmp:
+            shutil.copyfile(source, tmp)
 
     def _run(self, out):
         s = self.s
