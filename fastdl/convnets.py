@@ -21,6 +21,42 @@ from .networks import LayerNet
 from .validation import compute_dtype
 
 
+def simple_convnet_layout(input_dim=(1, 28, 28),
+                          conv_param={'filter_num': 30, 'filter_size': 5, 'pad': 0, 'stride': 1},
+                          hidden_size=100, output_size=10):
+    """``[(key, shape), ...]`` of :class:`SimpleConvNet`'s parameters, the book's sizes (its pool output
+    ``filter_num * (conv_output_size / 2) ** 2``), computed without allocating anything."""
+    filter_num = conv_param['filter_num']
+    filter_size = conv_param['filter_size']
+    conv_output_size = (input_dim[1] - filter_size + 2 * conv_param['pad']) / conv_param['stride'] + 1
+    pool_output_size = int(filter_num * (conv_output_size / 2) * (conv_output_size / 2))
+    return [("W1", (filter_num, input_dim[0], filter_size, filter_size)), ("b1", (filter_num,)),
+            ("W2", (pool_output_size, hidden_size)), ("b2", (hidden_size,)),
+            ("W3", (hidden_size, output_size)), ("b3", (output_size,))]
+
+
+DEEP_CONV_PARAMS = ({'filter_num': 16, 'filter_size': 3, 'pad': 1, 'stride': 1},
+                    {'filter_num': 16, 'filter_size': 3, 'pad': 1, 'stride': 1},
+                    {'filter_num': 32, 'filter_size': 3, 'pad': 1, 'stride': 1},
+                    {'filter_num': 32, 'filter_size': 3, 'pad': 2, 'stride': 1},
+                    {'filter_num': 64, 'filter_size': 3, 'pad': 1, 'stride': 1},
+                    {'filter_num': 64, 'filter_size': 3, 'pad': 1, 'stride': 1})
+"""The book's DeepConvNet ``conv_param_1`` ... ``conv_param_6`` defaults."""
+
+
+def deep_convnet_layout(input_dim=(1, 28, 28), conv_params=DEEP_CONV_PARAMS, hidden_size=50, output_size=10):
+    """``[(key, shape), ...]`` of :class:`DeepConvNet`'s parameters for its six ``conv_params`` dicts;
+    ``W7`` takes the book's fixed 64*4*4 inputs."""
+    layout = []
+    pre_channel_num = input_dim[0]
+    for idx, cp in enumerate(conv_params, 1):
+        layout += [(f"W{idx}", (cp['filter_num'], pre_channel_num, cp['filter_size'], cp['filter_size'])),
+                   (f"b{idx}", (cp['filter_num'],))]
+        pre_channel_num = cp['filter_num']
+    return layout + [("W7", (64*4*4, hidden_size)), ("b7", (hidden_size,)),
+                     ("W8", (hidden_size, output_size)), ("b8", (output_size,))]
+
+
 class ConvNet(LayerNet):
     """What both convnets add to LayerNet: the flat buffers, the book's batched accuracy, its pickles."""
 
@@ -119,13 +155,7 @@ class SimpleConvNet(ConvNet):
 
     def __init__(self, input_dim=(1, 28, 28), conv_param={'filter_num': 30, 'filter_size': 5, 'pad': 0, 'stride': 1},
                  hidden_size=100, output_size=10, weight_init_std=0.01, dtype=np.float64):
-        filter_num = conv_param['filter_num']
-        filter_size = conv_param['filter_size']
-        conv_output_size = (input_dim[1] - filter_size + 2 * conv_param['pad']) / conv_param['stride'] + 1
-        pool_output_size = int(filter_num * (conv_output_size / 2) * (conv_output_size / 2))
-        layout = [("W1", (filter_num, input_dim[0], filter_size, filter_size)), ("b1", (filter_num,)),
-                  ("W2", (pool_output_size, hidden_size)), ("b2", (hidden_size,)),
-                  ("W3", (hidden_size, output_size)), ("b3", (output_size,))]
+        layout = simple_convnet_layout(input_dim, conv_param, hidden_size, output_size)
         self._init_buffers(layout, dict.fromkeys(["W1", "W2", "W3"], weight_init_std), dtype)
         self.layers["Conv1"] = self._conv(1, conv_param)
         self.layers["Pool1"] = Pooling(pool_h=2, pool_w=2, stride=2)
@@ -147,25 +177,15 @@ class DeepConvNet(ConvNet):
     """
 
     def __init__(self, input_dim=(1, 28, 28),
-                 conv_param_1={'filter_num': 16, 'filter_size': 3, 'pad': 1, 'stride': 1},
-                 conv_param_2={'filter_num': 16, 'filter_size': 3, 'pad': 1, 'stride': 1},
-                 conv_param_3={'filter_num': 32, 'filter_size': 3, 'pad': 1, 'stride': 1},
-                 conv_param_4={'filter_num': 32, 'filter_size': 3, 'pad': 2, 'stride': 1},
-                 conv_param_5={'filter_num': 64, 'filter_size': 3, 'pad': 1, 'stride': 1},
-                 conv_param_6={'filter_num': 64, 'filter_size': 3, 'pad': 1, 'stride': 1},
+                 conv_param_1=DEEP_CONV_PARAMS[0], conv_param_2=DEEP_CONV_PARAMS[1],
+                 conv_param_3=DEEP_CONV_PARAMS[2], conv_param_4=DEEP_CONV_PARAMS[3],
+                 conv_param_5=DEEP_CONV_PARAMS[4], conv_param_6=DEEP_CONV_PARAMS[5],
                  hidden_size=50, output_size=10, dtype=np.float64):
         # the book's fan-ins, fixed for its default architecture (its own TODO)
         pre_node_nums = np.array([1*3*3, 16*3*3, 16*3*3, 32*3*3, 32*3*3, 64*3*3, 64*4*4, hidden_size])
         scales = {f"W{idx + 1}": s for idx, s in enumerate(np.sqrt(2.0 / pre_node_nums))}
         conv_params = [conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6]
-        layout = []
-        pre_channel_num = input_dim[0]
-        for idx, cp in enumerate(conv_params, 1):
-            layout += [(f"W{idx}", (cp['filter_num'], pre_channel_num, cp['filter_size'], cp['filter_size'])),
-                       (f"b{idx}", (cp['filter_num'],))]
-            pre_channel_num = cp['filter_num']
-        layout += [("W7", (64*4*4, hidden_size)), ("b7", (hidden_size,)),
-                   ("W8", (hidden_size, output_size)), ("b8", (output_size,))]
+        layout = deep_convnet_layout(input_dim, conv_params, hidden_size, output_size)
         self._init_buffers(layout, scales, dtype)
         for idx, cp in enumerate(conv_params, 1):
             self.layers[f"Conv{idx}"] = self._conv(idx, cp)

@@ -41,7 +41,7 @@ from ..datasets import NUM_SAMPLES, TITLES
 from ..npz import BoundedNpz
 from ..optimizers import OPTIMIZERS
 from .loop import val_size
-from .models import NETWORK_CLASSES, build_network
+from .models import MLP_CLASSES, NETWORK_CLASSES, build_network, network_buffers, network_layout
 from .report import atomic_path
 
 MODEL_FILE = "model.npz"
@@ -241,6 +241,13 @@ def _check_fields(entry, value, fields, path):
 
 MAX_LAYER_SIZE = 1 << 20
 """Units per layer at most: 2**20 units by the next layer's are terabytes, no checkpoint's."""
+SIZE_FIELD = (lambda v: _is_int(v) and 0 < v <= MAX_LAYER_SIZE, f"an integer in 1..{MAX_LAYER_SIZE}")
+DTYPE_FIELD = (lambda v: v in ("float32", "float64"), "'float32' or 'float64'")
+CONVNET_FIELDS = {"hidden_size": SIZE_FIELD, "output_size": SIZE_FIELD, "dtype": DTYPE_FIELD}
+"""The spec of both conv nets (their convolution layers are the book's defaults, not saved)."""
+SIMPLE_CONVNET_FIELDS = {
+    "weight_init_std": (lambda v: _is_number(v) and 0 < v < float("inf"), "a number > 0"),
+}
 SPEC_FIELDS = {
     "class": (lambda v: v in NETWORK_CLASSES, f"one of {list(NETWORK_CLASSES)}"),
     "input_size": (lambda v: _is_int(v) and 0 < v <= MAX_LAYER_SIZE, f"an integer in 1..{MAX_LAYER_SIZE}"),
@@ -289,6 +296,11 @@ def _check_spec(spec, path):
     if spec.get("class") not in NETWORK_CLASSES:
         raise CheckpointError(f"{path}: unknown network class {spec.get('class')!r}; this fastdl has "
                               f"{list(NETWORK_CLASSES)}")
+    if spec["class"] not in MLP_CLASSES:
+        _check_fields("network", spec, CONVNET_FIELDS, path)
+        if spec["class"] == "SimpleConvNet":
+            _check_fields("network", spec, SIMPLE_CONVNET_FIELDS, path)
+        return
     _check_fields("network", spec, SPEC_FIELDS, path)
     if spec["class"] == "MultiLayerNetExtend":
         _check_fields("network", spec, EXTEND_FIELDS, path)
@@ -347,9 +359,7 @@ def _check_float(path, key, shape, dtype, expected_shape=None):
 
 def _check_entries(headers, spec, run, path):
     """Every array entry's dtype and shape against what ``spec`` and ``run`` imply, and no unknown entry."""
-    sizes = [spec["input_size"], *spec["hidden_size_list"], spec["output_size"]]
-    batchnorm = spec["class"] == "MultiLayerNetExtend" and spec["use_batchnorm"]
-    layout = dict(networks.book_layouts(sizes, batchnorm)[0])
+    layout = network_layout(spec)
     saved = {key[len("params/"):]: shape for key, (shape, _) in headers.items() if key.startswith("params/")}
     missing = [key for key in layout if key not in saved]
     extra = [key for key in saved if key not in layout]
@@ -358,8 +368,7 @@ def _check_entries(headers, spec, run, path):
                               + "; ".join(filter(None, [f"it lacks params {missing}" if missing else "",
                                                         f"it has params {extra} the network does not" if extra
                                                         else ""])))
-    buffers = {f"BatchNorm{idx}.{name}": (sizes[idx],) for idx in range(1, len(sizes) - 1) if batchnorm
-               for name in BUFFER_NAMES}
+    buffers = network_buffers(spec)
     for key, (shape, dtype) in headers.items():
         group, _, name = key.partition("/")
         if key in ("network", "run", "metrics"):

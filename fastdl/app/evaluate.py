@@ -2,7 +2,7 @@
 from ..datasets import load_mnist
 from .checkpoint import CheckpointError, load_checkpoint
 from .loop import evaluate
-from .models import describe_network
+from .models import describe_network, eval_chunk, flat_input
 
 
 def add_parser(commands):
@@ -29,13 +29,13 @@ def evaluate_saved(path, data_dir=None, include_train=False):
     net, spec, run = saved.net, saved.spec, saved.run
     partly = " and part of the next (interrupted)" if run["interrupted"] else ""
     print(f"network: {describe_network(spec)}, trained {run['epochs_done']} epochs{partly} with {run['optimizer']}")
-    (x, t), (x_test, t_test) = load_mnist(data_dir=data_dir, dataset=run["dataset"])
+    (x, t), (x_test, t_test) = load_mnist(flatten=flat_input(spec), data_dir=data_dir, dataset=run["dataset"])
     if include_train:
         if run["train_size"]:
             x, t = x[:run["train_size"]], t[:run["train_size"]]
-        loss, acc = evaluate(net, x, t)
+        loss, acc = evaluate(net, x, t, eval_chunk(spec))
         print(f"train: accuracy {acc:.4f}, loss {loss:.4f} ({x.shape[0]:,} samples)")
-    loss, acc = evaluate(net, x_test, t_test)
+    loss, acc = evaluate(net, x_test, t_test, eval_chunk(spec))
     recorded = (f"recorded at save: accuracy {run['test_acc']:.4f}" if run["test_acc"] is not None else
                 f"recorded at save: validation accuracy {run['val_acc']:.4f} (--val-split {run['val_split']:g})")
     print(f"test: accuracy {acc:.4f}, loss {loss:.4f} ({x_test.shape[0]:,} samples); {recorded}")

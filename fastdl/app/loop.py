@@ -80,16 +80,17 @@ def compute_threads(numba_threads, blas_threads):
         numba.set_num_threads(previous)
 
 
-def evaluate(net, x, t):
+def evaluate(net, x, t, chunk=EVAL_CHUNK):
     """Mean loss (with the weight-decay term, as the book's ``loss``) and accuracy, in inference mode.
 
-    One forward pass per chunk of ``EVAL_CHUNK`` samples gives both: the
-    accuracy is read from the softmax output the loss layer keeps.
+    One forward pass per ``chunk`` samples gives both: the accuracy is read
+    from the softmax output the loss layer keeps.
     """
     total_loss, correct = 0.0, 0
-    for start in range(0, x.shape[0], EVAL_CHUNK):
-        xc, tc = x[start:start + EVAL_CHUNK], t[start:start + EVAL_CHUNK]
-        total_loss += float(net.loss(xc, tc)) * xc.shape[0]
+    for start in range(0, x.shape[0], chunk):
+        xc, tc = x[start:start + chunk], t[start:start + chunk]
+        # train_flg=False said outright: DeepConvNet's loss, as the book's, defaults to training mode (dropout on)
+        total_loss += float(net.loss(xc, tc, train_flg=False)) * xc.shape[0]
         correct += int(np.count_nonzero(np.argmax(net.last_layer.y, axis=1) == tc))
     return total_loss / x.shape[0], correct / x.shape[0]
 

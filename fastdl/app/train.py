@@ -30,7 +30,8 @@ from ..diagnostics import NonFiniteLossError, check_finite_loss
 from ..optimizers import OPTIMIZERS
 from .checkpoint import BEST_FILE, MODEL_FILE, CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
 from .loop import BatchFeeder, StopRequest, check_run_size, compute_threads, evaluate, validation_split
-from .models import build_network, build_optimizer, describe_network, describe_optimizer, hyperparameters, network_spec
+from .models import (MODELS, build_network, build_optimizer, describe_network, describe_optimizer, eval_chunk,
+                     flat_input, hyperparameters, model_name, network_spec)
 from .plots import plot_training
 from .progress import Progress
 from .report import atomic_path, claim_out_dir, write_csv
@@ -49,14 +50,20 @@ VAL_METRIC_FIELDS = tuple(name.replace("test_", "val_") for name in METRIC_FIELD
 INTERRUPTED = 130  # the shell's exit status for SIGINT
 
 TRAIN_DEFAULTS = {
-    "hidden": [256, 128], "activation": "relu", "init": "relu", "weight_decay": 0.0, "dtype": "float32",
+    "model": "mlp", "hidden": [256, 128], "activation": "relu", "init": "relu", "weight_decay": 0.0, "dtype": "float32",
     "batchnorm": False, "dropout": 0.0, "exact_loss": False,
     "optimizer": "adam", "lr": 0.002, "opt_params": {}, "lr_schedule": "cosine",
     "epochs": 5, "batch_size": 100, "sampling": "shuffle", "seed": 0, "train_size": None, "val_split": None,
     "out": None, "resume": None, "overwrite": False, **COMPUTE_DEFAULTS,
 }
 """What ``fastdl train`` does when an option is not given (``--lr`` None means the optimizer's default)."""
-NETWORK_OPTIONS = ("hidden", "activation", "init", "weight_decay", "dtype", "batchnorm", "dropout", "exact_loss")
+MODEL_DEFAULTS = {
+    "simple-convnet": {"hidden": [100], "init": 0.01, "lr": 0.001, "epochs": 5},
+    "deep-convnet": {"hidden": [50], "lr": 0.001, "epochs": 5},
+}
+"""What a conv ``--model`` changes in ``TRAIN_DEFAULTS``: the book's hidden_size and weight_init_std, and
+the book's Adam lr (its train_convnet.py and train_deepnet.py)."""
+NETWORK_OPTIONS = ("model", "hidden", "activation", "init", "weight_decay", "dtype", "batchnorm", "dropout", "exact_loss")
 DATA_STREAM_OPTIONS = ("dataset", "train_size", "batch_size", "sampling", "seed")
 RESUMED_OPTIONS = (*DATA_STREAM_OPTIONS, "lr_schedule")
 
@@ -65,14 +72,16 @@ def option_flag(key):
     return "--" + key.replace("_", "-")
 
 
-def resolve_settings(options, run=None):
-    """Every setting: given in ``options`` (not None), else from the resumed ``run``, else the default.
+def resolve_settings(options, run=None, model="mlp"):
+    """Every setting: given in ``options`` (not None), else from the resumed ``run``, else the default
+    (``TRAIN_DEFAULTS`` with the ``MODEL_DEFAULTS`` of ``model``).
 
     A resumed run keeps its optimizer and hyperparameters unless --optimizer
     names another; --lr and --opt-param override single ones. A newly chosen
     optimizer starts from its own default lr.
     """
-    s = resolve(options, TRAIN_DEFAULTS, {key: run[key] for key in (*RESUMED_OPTIONS, "optimizer")} if run else None)
+    defaults = {**TRAIN_DEFAULTS, **MODEL_DEFAULTS.get(model, {}), "model": model}
+    s = resolve(options, defaults, {key: run[key] for key in (*RESUMED_OPTIONS, "optimizer")} if run else None)
     if run and s["optimizer"] == run["optimizer"]:
         s["opt_params"] = {**run["hyperparameters"], **options["opt_params"]}
         s["lr"] = options["lr"] if options["lr"] is not None else run["hyperparameters"]["lr"]
@@ -105,7 +114,8 @@ class Training:
                                                         self.saved.step_loss)
             self.epochs_done, self.rows = run["epochs_done"], list(self.saved.metrics)
             self.resumed_at = [*run.get("resumed_at", []), int(self.step_loss.size)]
-        self.s = s = resolve_settings(options, run)
+        model = model_name(self.spec) if run else options["model"] or TRAIN_DEFAULTS["model"]
+        self.s = s = resolve_settings(options, run, model)
         if run is not None:
             self._check_resumed_split(options, run)
         # the split is drawn from the seed the run started with: a resume with another --seed keeps it
@@ -119,7 +129,7 @@ class Training:
         if not s["resume"]:
             np.random.seed(s["seed"])
             self.spec = network_spec(s["hidden"], s["activation"], s["init"], s["weight_decay"], s["dtype"],
-                                     s["batchnorm"], s["dropout"], s["exact_loss"])
+                                     s["batchnorm"], s["dropout"], s["exact_loss"], model=s["model"])
             self.net = build_network(self.spec)
         self.optimizer = build_optimizer(s["optimizer"], s["lr"], s["opt_params"])
         self._check_fits_dtype(self.optimizer, self.net.params.flat.dtype)
@@ -214,7 +224,8 @@ class Training:
     def _run(self, out):
         s = self.s
         self._print_plan()
-        (x, t), (x_test, t_test) = load_mnist(data_dir=s["data_dir"], dataset=s["dataset"])
+        (x, t), (x_test, t_test) = load_mnist(flatten=flat_input(self.spec), data_dir=s["data_dir"],
+                                              dataset=s["dataset"])
         if s["train_size"]:
             x, t = x[:s["train_size"]], t[:s["train_size"]]
         held_out = (x_test, t_test)
@@ -248,7 +259,7 @@ class Training:
                 if stop.requested:
                     status = INTERRUPTED
                     if steps_done < feeder.steps:
-                        loss, acc = evaluate(self.net, *held_out)
+                        loss, acc = evaluate(self.net, *held_out, eval_chunk(self.spec))
                         self._save(out / MODEL_FILE, (loss, acc), order, steps_done)
                         print(f"interrupted during epoch {epoch} after {steps_done}/{feeder.steps} steps; saved "
                               f"the network as it is now: {self.held} accuracy {acc:.4f}, {self.held} loss "
@@ -346,8 +357,8 @@ class Training:
         previous ``model.npz``, whose record of the best epoch still matches its file.
         """
         start = time.perf_counter()
-        train_loss, train_acc = evaluate(self.net, *train)
-        loss, acc = evaluate(self.net, *held_out)
+        train_loss, train_acc = evaluate(self.net, *train, eval_chunk(self.spec))
+        loss, acc = evaluate(self.net, *held_out, eval_chunk(self.spec))
         row = {"epoch": epoch, "steps": self.step_loss.size, "lr": self.optimizer.lr,
                "train_loss": train_loss, "train_acc": train_acc, f"{self.held}_loss": loss,
                f"{self.held}_acc": acc, "seconds": seconds, "eval_seconds": time.perf_counter() - start}
@@ -418,7 +429,7 @@ class Training:
             print(f"fastdl: warning: {out / BEST_FILE} holds epoch {saved.run['epochs_done']}, not the best epoch "
                   f"{best['epoch']} the run recorded", file=sys.stderr)
             return
-        loss, acc = evaluate(saved.net, *test)
+        loss, acc = evaluate(saved.net, *test, eval_chunk(saved.spec))
         print(f"best epoch {best['epoch']} (validation accuracy {best['val_acc']:.4f}, loss {best['val_loss']:.4f}), "
               f"kept in {out / BEST_FILE}: test accuracy {acc:.4f}, test loss {loss:.4f}")
 
@@ -441,16 +452,24 @@ class Training:
 def add_parser(commands):
     """The ``train`` subcommand of ``commands`` (an argparse subparsers object)."""
     d = TRAIN_DEFAULTS
-    p = commands.add_parser("train", help="train a MultiLayerNet on MNIST",
-                            description="Train a MultiLayerNet on MNIST, evaluating after every epoch; writes "
+    p = commands.add_parser("train", help="train a network on MNIST",
+                            description="Train a MultiLayerNet, the book's SimpleConvNet (ch07) or DeepConvNet "
+                                        "(ch08) on MNIST, evaluating after every epoch; writes "
                                         "metrics.csv, training.png and model.npz (and best.npz with --val-split) "
                                         "into --out.")
     net = p.add_argument_group("network")
+    net.add_argument("--model", choices=MODELS,
+                     help="mlp: MultiLayerNet(Extend) of --hidden sizes; simple-convnet: the book's ch07 "
+                          "SimpleConvNet; deep-convnet: its ch08 DeepConvNet (default: mlp)")
+    simple, deep = MODEL_DEFAULTS["simple-convnet"], MODEL_DEFAULTS["deep-convnet"]
     net.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
-                     help=f"hidden layer sizes (default: {' '.join(map(str, d['hidden']))})")
+                     help=f"hidden layer sizes (default: {' '.join(map(str, d['hidden']))}); a conv net takes "
+                          f"one, its hidden_size (default: {simple['hidden'][0]} simple-convnet, "
+                          f"{deep['hidden'][0]} deep-convnet)")
     net.add_argument("--activation", choices=("relu", "sigmoid"), help=f"default: {d['activation']}")
     net.add_argument("--init", type=weight_init, metavar="STD",
-                     help="weight_init_std: relu/he, sigmoid/xavier or a number (default: relu)")
+                     help="weight_init_std: relu/he, sigmoid/xavier or a number (default: relu; simple-convnet "
+                          f"takes a number, default {simple['init']}; deep-convnet is He-initialised)")
     net.add_argument("--weight-decay", type=non_negative_float, metavar="LAMBDA",
                      help="L2 weight decay lambda of the loss (default: 0)")
     net.add_argument("--batchnorm", action="store_true", default=None,
@@ -461,14 +480,16 @@ def add_parser(commands):
     opt = p.add_argument_group("optimizer")
     opt.add_argument("--optimizer", type=optimizer_name, choices=list(OPTIMIZERS), help=f"default: {d['optimizer']}")
     opt.add_argument("--lr", type=positive_float,
-                     help=f"learning rate (default: {d['lr']} for {d['optimizer']}, else the optimizer's default)")
+                     help=f"learning rate (default for {d['optimizer']}: {d['lr']}, {simple['lr']} for the conv "
+                          f"nets; else the optimizer's default)")
     opt.add_argument("--opt-param", type=optimizer_param, action="append", metavar="NAME=VALUE",
                      help="another optimizer argument, e.g. momentum=0.95 or beta2=0.99 (repeatable)")
     opt.add_argument("--lr-schedule", choices=("cosine", "constant"),
                      help="cosine: lr follows a half cosine to ~0 over the epochs; constant: the book's "
                           f"(default: {d['lr_schedule']})")
     run = p.add_argument_group("run")
-    run.add_argument("--epochs", type=positive_int, help=f"default: {d['epochs']}")
+    run.add_argument("--epochs", type=positive_int,
+                     help=f"default: {d['epochs']} ({simple['epochs']} simple-convnet, {deep['epochs']} deep-convnet)")
     run.add_argument("--batch-size", type=positive_int, help=f"default: {d['batch_size']}")
     run.add_argument("--sampling", choices=("shuffle", "replace"),
                      help="shuffle: a new permutation every epoch (default); replace: the book's "
