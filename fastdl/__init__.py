@@ -4,7 +4,7 @@ from . import runtime  # noqa: F401  (first: the thread and cache policy applies
 from .datasets import DatasetError, load_mnist
 from .diagnostics import NonFiniteLossError, check_finite_loss, gradient_norm
 from .flat import FlatParams
-from .gradient import numerical_gradient
+from .gradient import numerical_gradient, numerical_gradient_2d
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
 from .networks import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
 from .optimizers import (OPTIMIZERS, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RMSprop, SGD,

@@ -35,7 +35,7 @@ class Convolution:
     Parameters
     ----------
     W : (FN, C, FH, FW) float32 or float64 array, kept by reference (read afresh every call).
-    b : (FN,) array of W's dtype, kept by reference.
+    b : (FN,) array of W's dtype (or one number for every filter, as NumPy broadcasts the book's), kept by reference.
     stride, pad : int, stride >= 1, pad >= 0.
     relu : bool, fuse a ReLU after the convolution (see the module docstring).
 
@@ -84,6 +84,8 @@ class Convolution:
             raise TypeError(f"Convolution W has dtype {W.dtype}; use W.astype(np.float64)")
         W = np.ascontiguousarray(W)
         b = as_float_array(b, W.dtype, "b")
+        if b.ndim == 0:  # one bias for every filter, as NumPy broadcasts the book's (ch07/apply_filter.py: b = 0)
+            b = np.full(W.shape[0], b)
         if b.shape != (W.shape[0],):
             raise ValueError(f"Convolution b has shape {b.shape}, but W has shape {W.shape}: "
                              f"expected ({W.shape[0]},)")

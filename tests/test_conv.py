@@ -210,3 +210,10 @@ def test_padded_pooling_sizes_its_output_with_the_pad_and_pads_with_zeros():
     np.testing.assert_array_equal(layer.backward(np.full((1, 1, 2, 2), 0.5)), np.full((1, 1, 2, 2), 0.5))
     np.testing.assert_array_equal(layer.forward(-x), np.zeros((1, 1, 2, 2)))  # the padding's zero wins
     np.testing.assert_array_equal(layer.backward(np.ones((1, 1, 2, 2))), np.zeros((1, 1, 2, 2)))
+
+
+def test_convolution_takes_one_bias_for_every_filter_as_the_book(rng):
+    """The book's ch07/apply_filter.py passes ``b = 0``: NumPy broadcasts it in the book's Convolution."""
+    W, x = rng.standard_normal((3, 1, 5, 5)), rng.random((2, 1, 9, 9))
+    expected = book.Convolution(W, 0.5).forward(x)
+    np.testing.assert_allclose(Convolution(W, 0.5).forward(x), expected, rtol=1e-12, atol=1e-12)
