@@ -3,6 +3,7 @@ checked against the book's NumPy networks (tests/book/), and resumed bit for bit
 import contextlib
 import io
 import json
+import re
 import signal
 
 import numpy as np
@@ -128,6 +129,17 @@ def test_deep_convnet_ctrl_c_mid_epoch_then_resume_is_bit_for_bit(deep_straight,
     assert main(["train", "--resume", str(out), "--data-dir", str(mnist_dir)]) == 0
     assert "after epoch 1 and 2 steps of epoch 2" in capsys.readouterr().out
     assert_same_run(out / "model.npz", deep_straight)
+
+
+def test_simple_convnet_with_a_validation_split_keeps_its_best_epoch(mnist_dir, mnist_images, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(conv_run(mnist_dir, out, "simple-convnet", "--epochs", "2", "--val-split", "0.2")) == 0
+    stdout = capsys.readouterr().out
+    best = load_checkpoint(out / "best.npz")
+    _, (x_test, t_test) = mnist_images
+    acc = best.net.accuracy(x_test, t_test)  # the network's own batched accuracy, on (N, 1, 28, 28) images
+    assert re.search(rf"best epoch \d \(validation accuracy [0-9.]+, loss [0-9.]+\), kept in .*best.npz: "
+                     rf"test accuracy {acc:.4f}", stdout)
 
 
 BAD_ARGUMENTS = [

@@ -62,9 +62,9 @@ def val_run(mnist_dir, tmp_path_factory):
     evaluated = []
     real_evaluate = train.evaluate
 
-    def recording_evaluate(net, x, t):
+    def recording_evaluate(net, x, t, *chunk):
         evaluated.append(x.shape[0])
-        return real_evaluate(net, x, t)
+        return real_evaluate(net, x, t, *chunk)
 
     stdout = io.StringIO()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(stdout):
