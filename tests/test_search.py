@@ -1,6 +1,7 @@
 """fastdl search: the book's ch06 trials, serial and on a real local Dask cluster."""
 import csv
 import json
+import multiprocessing
 import os
 import signal
 import threading
@@ -62,7 +63,7 @@ def test_replayed_generator_state_is_the_trials_own(mnist_dir):
 @pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("distributed")  # CI installs fastdl[distributed]
-    with S.local_cluster(2, host="127.0.0.1") as cluster, distributed.Client(cluster) as client:
+    with S.start_local_cluster(2, host="127.0.0.1") as cluster, distributed.Client(cluster) as client:
         yield client
 
 
@@ -75,6 +76,16 @@ def test_dask_equals_serial_trial_by_trial(serial, cluster, tmp_path, mnist_dir)
     assert [float(r["lr"]) for r in rows] == [serial[k]["params"]["lr"] for k in range(TINY["trials"])]
     assert (tmp_path / "best_curves.png").stat().st_size and (tmp_path / "scatter.png").stat().st_size
 
+
+
+def test_search_starts_and_closes_its_own_cluster(serial, tmp_path, mnist_dir):
+    """Without a client the search starts a LocalCluster while it loads the data, and has closed it on return."""
+    pytest.importorskip("distributed")
+    before = set(multiprocessing.active_children())
+    records = run(TINY, tmp_path, mnist_dir, workers=2)
+    assert curves(records) == curves(serial)
+    assert len({r["worker"] for r in records.values()}) == 2
+    assert set(multiprocessing.active_children()) <= before
 
 def test_workers_load_the_cached_kernels(serial, cluster):
     """After the driver warmed the cache, no worker compiles a kernel: Numba's cache served every one."""

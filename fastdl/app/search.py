@@ -25,6 +25,7 @@ import socket
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -268,35 +269,45 @@ LOCAL_CLUSTER_CONFIG = {
     "distributed.worker.memory.monitor-interval": "1s",
     "distributed.admin.system-monitor.interval": "5s",
     "distributed.admin.tick.interval": "1s",
+    # Each worker imports the trial's code as it starts, while the driver still loads the data and
+    # warms the kernels' cache, instead of when the first trial reaches it.
+    "distributed.worker.preload": [__name__],
 }
 """Dask settings of the LocalCluster that ``fastdl search`` starts (a cluster at ``--scheduler`` keeps its own)."""
 
 
-@contextlib.contextmanager
-def local_cluster(workers, **kwargs):
-    """A LocalCluster of ``workers`` one-thread worker processes for trials (``kwargs`` go to LocalCluster)."""
+def start_local_cluster(workers, **kwargs):
+    """A new LocalCluster of ``workers`` one-thread worker processes for trials (``kwargs`` go to it)."""
     import dask
     distributed = import_distributed()
     # The nannies read the settings when they are created, and keep them for restarted workers.
     with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, env=_worker_env(), **kwargs)
-    try:
-        yield cluster
-    finally:
-        cluster.close()
+        return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, env=_worker_env(), **kwargs)
 
 
-@contextlib.contextmanager
-def dask_client(scheduler=None, workers=None):
-    """A client of the cluster at ``scheduler``, else of a new :func:`local_cluster` of ``workers``."""
+def connect(scheduler=None, workers=None):
+    """(client, cluster): a client of the cluster at ``scheduler`` (cluster None), else of a new local one."""
     distributed = import_distributed()
     if scheduler:
-        with distributed.Client(scheduler) as client:
-            yield client
+        return distributed.Client(scheduler), None
+    cluster = start_local_cluster(workers)
+    try:
+        return distributed.Client(cluster), cluster
+    except BaseException:
+        cluster.close()
+        raise
+
+
+def disconnect(connecting):
+    """Close the client and the cluster that the future ``connecting`` (of :func:`connect`) gave."""
+    try:
+        client, cluster = connecting.result()
+    except Exception:  # raised already where the search waited for it
         return
-    with local_cluster(workers) as cluster, distributed.Client(cluster) as client:
-        yield client
+    client.close()
+    if cluster is not None:
+        cluster.close()
 
 
 def run_serial(todo, data, settings):
@@ -411,31 +422,33 @@ def search(settings, out, data_dir=None, engine="dask", scheduler=None, workers=
     """Run the trials of ``settings`` missing from ``out``; return all records {trial: record}.
 
     ``engine`` is "dask" (``client``, else a cluster at ``scheduler``, else a
-    LocalCluster of ``workers`` processes) or "serial" (this process). Each
-    finished trial is written at once, so an interrupted search keeps it.
+    LocalCluster of ``workers`` processes, see :data:`LOCAL_CLUSTER_CONFIG`) or
+    "serial" (this process). Each finished trial is written at once, so an
+    interrupted search keeps it.
     """
     out = prepare_out_dir(out)
-    permutation, plan = plan_trials(settings)
-    data = split_data(settings, permutation, data_dir)
     records = {}
     if (out / "results.json").exists():
-        records = {r["trial"]: r for r in json.loads((out / "results.json").read_text()) if r["trial"] < len(plan)}
-    write_json(out / "search.json", settings)
-    todo = [item for item in plan if item["trial"] not in records]
-    if records:
-        echo(f"resuming: {len(records)} of {len(plan)} trials already done, {len(todo)} to run")
+        records = {r["trial"]: r for r in json.loads((out / "results.json").read_text())
+                   if r["trial"] < settings["trials"]}
     with contextlib.ExitStack() as stack:
-        if engine == "serial":  # the first trial compiles or loads the kernels itself
+        if engine != "serial" and client is None and len(records) < settings["trials"]:
+            # The workers start (a second or two of imports) while this process plans the trials,
+            # loads the data and warms the kernels' cache.
+            connecting = stack.enter_context(ThreadPoolExecutor(1)).submit(connect, scheduler, workers)
+            stack.callback(disconnect, connecting)
+        permutation, plan = plan_trials(settings)
+        data = split_data(settings, permutation, data_dir)
+        write_json(out / "search.json", settings)
+        todo = [item for item in plan if item["trial"] not in records]
+        if records:
+            echo(f"resuming: {len(records)} of {len(plan)} trials already done, {len(todo)} to run")
+        if engine == "serial" or not todo:  # the first trial compiles or loads the kernels itself
             results = run_serial(todo, data, settings)
         else:
-            # Warm the cache while the workers start (a second of each is waiting on the other process).
-            warming = threading.Thread(target=warm_kernels, args=(data, settings))
-            warming.start()
-            try:
-                if client is None:
-                    client = stack.enter_context(dask_client(scheduler, workers))
-            finally:
-                warming.join()
+            warm_kernels(data, settings)
+            if client is None:
+                client, _ = connecting.result()
             nworkers = len(client.scheduler_info()["workers"])
             echo(f"{len(todo)} trials on {nworkers} Dask workers ({client.scheduler.address})")
             results = run_dask(client, todo, data, settings)
@@ -444,8 +457,12 @@ def search(settings, out, data_dir=None, engine="dask", scheduler=None, workers=
             records[record["trial"]] = record
             write_results(out, settings, records)
             echo(progress_line(record, records, len(plan), time.perf_counter() - start))
+        # The cluster shuts down (a second or two of waiting on its processes) while this one plots.
+        closing = threading.Thread(target=stack.pop_all().close)
+        closing.start()
     plot_best(out / "best_curves.png", records)
     plot_scatter(out / "scatter.png", settings, records)
+    closing.join()
     echo("=========== Hyper-Parameter Optimization Result ===========")
     for i, r in enumerate(ranked(records)[:GRAPH_DRAW_NUM]):
         echo(f"Best-{i + 1}(val acc:{r['val'][-1]}) | {_label(r['params'])}")
