@@ -3,8 +3,10 @@
 Same constructors, attributes and semantics as the book's ``common/layers.py``
 on (N, C, H, W) input; float32 and float64 stay as they are (W's dtype for
 Convolution, the input's for Pooling). As fastdl's other layers, outputs,
-``dx``, ``dW``, ``db``, ``col`` and ``arg_max`` are buffers reused while the
-shapes stay the same: valid until the layer's next ``forward``/``backward``.
+``dx``, ``dW`` and ``db`` are buffers reused while the shapes stay the same:
+valid until the layer's next ``forward``/``backward``. ``col`` and ``arg_max``
+(the book's layouts) are built from the kernels' own compact state when first
+read after a ``forward``.
 
 API for networks (beyond the book):
 
@@ -175,7 +177,8 @@ class Pooling:
 
     ``forward(x)`` returns (N, C, OH, OW), OH = (H + 2*pad - pool_h)/stride + 1
     (a whole number), and leaves ``arg_max`` (N*OH*OW*C,) int64 in the book's
-    order: the offset ky*pool_w + kx of each window's first maximum.
+    order: the offset ky*pool_w + kx of each window's first maximum (built
+    when first read; the kernels keep it as (N, C, OH, OW) int16).
     ``backward(dout)`` adds each window's gradient at its maximum.
     """
 
@@ -185,23 +188,37 @@ class Pooling:
         self.stride = stride
         self.pad = pad
         self.x = None
-        self.arg_max = None
+        self._where = None
+        self._arg_max = None
         self._out = self._dx = None
 
+    @property
+    def arg_max(self):
+        """The book's ``arg_max`` of the last ``forward``: (N*OH*OW*C,) int64 in (n, oy, ox, c) order, each
+        window's offset ky*pool_w + kx of its first maximum (built when first read; the kernels keep
+        it as (N, C, OH, OW) int16)."""
+        if self._arg_max is None and self._where is not None:
+            self._arg_max = self._where.transpose(0, 2, 3, 1).astype(np.int64).ravel()
+        return self._arg_max
+
     def _prepare_forward(self, x):
-        """Size ``arg_max`` and the output buffer for input ``x`` (checked); sets ``x``."""
+        """Size the window offsets and the output buffer for input ``x`` (checked); sets ``x``."""
         x = as_float_array(x)
         out_h, out_w = window_output_shape("Pooling", x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
         N, C = x.shape[:2]
+        if self.pool_h * self.pool_w > np.iinfo(np.int16).max:
+            raise ValueError(f"Pooling window {self.pool_h}x{self.pool_w} has more than "
+                             f"{np.iinfo(np.int16).max} elements")
         self._out = reuse(self._out, (N, C, out_h, out_w), x.dtype)
-        self.arg_max = reuse(self.arg_max, (N * out_h * out_w * C,), np.dtype(np.int64))
+        self._where = reuse(self._where, (N, C, out_h, out_w), np.dtype(np.int16))
+        self._arg_max = None
         self.x = x
         return x
 
     def forward(self, x):
         x = self._prepare_forward(x)
         CK.pool_forward(x, int(self.pool_h), int(self.pool_w), int(self.stride), int(self.pad), self._out,
-                        self.arg_max)
+                        self._where)
         return self._out
 
     def _check_dout(self, dout):
@@ -215,7 +232,7 @@ class Pooling:
     def backward(self, dout):
         dout = self._check_dout(dout)
         self._dx = dx = reuse(self._dx, self.x.shape, self.x.dtype)
-        CK.pool_backward(dout, self.arg_max, int(self.pool_h), int(self.pool_w), int(self.stride), int(self.pad), dx)
+        CK.pool_backward(dout, self._where, int(self.pool_h), int(self.pool_w), int(self.stride), int(self.pad), dx)
         return dx
 
 
@@ -244,7 +261,7 @@ class ConvolutionPooling:
         pool._prepare_forward(conv._out)
         CK.conv_pool_forward(x, W2, b, FH, FW, int(conv.stride), int(conv.pad), conv._xpad, conv._colT, conv._g,
                              conv._out, int(pool.pool_h), int(pool.pool_w), int(pool.stride), int(pool.pad),
-                             pool._out, pool.arg_max)
+                             pool._out, pool._where)
         return pool._out
 
     def _backward(self, dout, need_dx):
@@ -253,7 +270,7 @@ class ConvolutionPooling:
         require_forward(conv, conv.x)
         W, dW_n, dx = conv._prepare_backward(need_dx)
         FN, C, FH, FW = W.shape
-        CK.conv_pool_backward(dout, pool._out, pool.arg_max, int(pool.pool_h), int(pool.pool_w), int(pool.stride),
+        CK.conv_pool_backward(dout, pool._out, pool._where, int(pool.pool_h), int(pool.pool_w), int(pool.stride),
                               int(pool.pad), conv._out, conv.x, W.reshape(FN, -1), FH, FW, int(conv.stride),
                               int(conv.pad), need_dx, conv._xpad, conv._colT, conv._g, dW_n,
                               conv.dW.reshape(FN, -1), conv.db, dx)

@@ -185,6 +185,7 @@ def test_overlapping_pooling_adds_gradients_of_shared_maxima(rng):
     (lambda: Convolution(np.ones((2, 1, 3, 3)), np.zeros(3)), (4, 1, 6, 6), r"b has shape \(3,\)"),
     (lambda: Pooling(2, 2, stride=2), (4, 1, 5, 5), r"\(4, 1, 5, 5\).*not an integer"),
     (lambda: Pooling(2, 2, stride=0), (4, 1, 4, 4), r"stride must be >= 1"),
+    (lambda: Pooling(200, 200, stride=1), (1, 1, 200, 200), r"200x200 has more than 32767"),
 ])
 def test_bad_input_names_the_shapes(make, x_shape, match):
     with pytest.raises(ValueError, match=match):

@@ -2,18 +2,30 @@
 
 Layouts are the book's: images (N, C, H, W); filters (FN, C, FH, FW); ``col``
 (N*OH*OW, C*FH*FW) with rows ordered (n, oy, ox) and columns (c, ky, kx), as
-``common/util.py::im2col`` builds it; pooling's ``arg_max`` (N*OH*OW*C,) in the
-book's (n, oy, ox, c) order, each the window offset ky*PW + kx of the first
-maximum (``np.argmax``'s tie rule).
+``common/util.py::im2col`` builds it. Pooling keeps each window's offset
+ky*PW + kx of its first maximum (``np.argmax``'s tie rule) as ``where``
+(N, C, OH, OW) int16: the book's ``arg_max`` (N*OH*OW*C,) int64 in the
+book's (n, oy, ox, c) order is ``where.transpose(0, 2, 3, 1).ravel()``.
 
 The convolution layers use im2col + BLAS GEMM (``np.dot(a, b, out)``, SciPy's
-OpenBLAS) one sample at a time, columns transposed against the book's
-(C*FH*FW, OH*OW), so each GEMM writes NCHW output directly and the columns
-are filled by contiguous row copies; :func:`im2col`/:func:`col2im` keep the
-book's layout for ``fastdl.util``. Direct loops were
-measured too (batch 100, one thread, loaded 2-core machine): for SimpleConvNet's
-1->30 5x5 layer they took 16 ms (f64) / 10 ms (f32) forward against 9 / 6.7 ms
-for im2col + GEMM, and 4-14x longer on DeepConvNet's 16-64 channel layers.
+OpenBLAS) one sample at a time (a few at a time on 8x8 images), its columns
+transposed against the book's, (C*FH*FW, OH*G), built in cache scratch and
+never kept for the batch: the backward builds them again, which measured
+cheaper than keeping DeepConvNet's 45-90 MB. For stride 1 each tap's row is
+one shifted copy of the zero-padded image, G its padded width (see
+:func:`_columns_sample`); the GEMM writes (FN, OH*G) and the bias/ReLU pass
+NCHW. :func:`im2col`/:func:`col2im` keep the book's layout for
+``fastdl.util`` and ``Convolution.col``. Direct loops were measured too
+(batch 100, one thread, loaded 2-core machine): for SimpleConvNet's 1->30 5x5
+layer they took 16 ms (f64) / 10 ms (f32) forward against 9 / 6.7 ms for the
+first im2col + GEMM version, and 4-14x longer on DeepConvNet's 16-64 channel
+layers. Tried and dropped, by measurement: one GEMM over the whole batch
+(its 7-14 MB output leaves the cache: 1.5-3x slower than per sample),
+transposed GEMM outputs, and fusing the bias/ReLU pass into the pooling.
+
+Inner loops index slices by the bare loop counter: Numba wraps negative
+indices around, and a computed index it cannot prove >= 0 costs a test per
+element that keeps LLVM from vectorising (3x on the column copies).
 
 Bias and an optional ReLU are fused into each forward; backward takes the
 gradient of the (ReLU'd) output and skips ``dx`` when ``need_dx`` is False (a
@@ -237,7 +249,7 @@ def _chunk_columns(x, n0, m, fh, fw, stride, pad, L, xpad, colbuf):
 
 @kernel()
 def _conv_chunks(x, W2, b, fh, fw, stride, pad, relu, xpad, colbuf, obuf, out, pool, ph, pw, pstride, ppad,
-                 pooled, arg_max):
+                 pooled, where):
     """conv_forward's work, then (when ``pool``) each sample's pooling as :func:`conv_pool_forward`'s."""
     N, FN, oh, ow = out.shape
     G, L, k = _grid(x, fh, fw, stride, pad, out, colbuf)
@@ -260,7 +272,7 @@ def _conv_chunks(x, W2, b, fh, fw, stride, pad, relu, xpad, colbuf, obuf, out, p
                             v = zero
                         dst[ox] = v
             if pool:
-                _pool_sample(out, n, ph, pw, pstride, ppad, pooled, arg_max)
+                _pool_sample(out, n, ph, pw, pstride, ppad, pooled, where)
 
 
 @kernel()
@@ -275,16 +287,16 @@ def conv_forward(x, W2, b, fh, fw, stride, pad, relu, xpad, colbuf, obuf, out):
     second layer): the backward builds them again.
     """
     _conv_chunks(x, W2, b, fh, fw, stride, pad, relu, xpad, colbuf, obuf, out, False, 0, 0, 1, 0, out,
-                 np.empty(0, np.int64))
+                 np.empty((0, 0, 0, 0), np.int16))
 
 
 @kernel()
 def conv_pool_forward(x, W2, b, fh, fw, stride, pad, xpad, colbuf, obuf, out, ph, pw, pstride, ppad, pooled,
-                      arg_max):
+                      where):
     """Convolution + ReLU (as :func:`conv_forward`), then each sample's max pooling (as
-    :func:`pool_forward`, into ``pooled`` and ``arg_max``) while its output is still in cache."""
+    :func:`pool_forward`, into ``pooled`` and ``where``) while its output is still in cache."""
     _conv_chunks(x, W2, b, fh, fw, stride, pad, True, xpad, colbuf, obuf, out, True, ph, pw, pstride, ppad,
-                 pooled, arg_max)
+                 pooled, where)
 
 
 @kernel()
@@ -364,7 +376,7 @@ def conv_backward(dout, out, x, W2, fh, fw, stride, pad, relu, need_dx, xpad, co
 
 
 @kernel()
-def conv_pool_backward(dpooled, pooled, arg_max, ph, pw, pstride, ppad, out, x, W2, fh, fw, stride, pad,
+def conv_pool_backward(dpooled, pooled, where, ph, pw, pstride, ppad, out, x, W2, fh, fw, stride, pad,
                        need_dx, xpad, colbuf, gbuf, dwbuf, dW2, db, dx):
     """:func:`conv_backward` (with ReLU) of :func:`conv_pool_forward`, from the pooled gradient ``dpooled``.
 
@@ -385,13 +397,13 @@ def conv_pool_backward(dpooled, pooled, arg_max, ph, pw, pstride, ppad, out, x, 
         g[:] = zero
         for i in range(m):
             n = n0 + i
-            # Filters outermost: the pooled arrays are read along their rows (25% faster than along arg_max).
+            # Filters outermost: the pooled arrays are read along their rows (25% faster than across them).
             for f in range(FN):
                 s = zero
                 gf = g[f, i * L:(i + 1) * L]
                 for qy in range(ph_):
                     p, dp = pooled[n, f, qy], dpooled[n, f, qy]
-                    am = arg_max[(n * ph_ + qy) * pw_ * FN + f:(n * ph_ + qy + 1) * pw_ * FN:FN]
+                    am = where[n, f, qy]
                     for qx in range(pw_):
                         ky, kx = _window_offset(am[qx], pw)
                         iy = qy * pstride + ky - ppad
@@ -416,8 +428,9 @@ def _window_offset(at, pw):
 
 
 @kernel()
-def _pool_sample(x, n, ph, pw, stride, pad, out, arg_max):
-    """Max pooling of sample n: ``out[n]`` (C, OH, OW) and its part of ``arg_max`` (N*OH*OW*C,)."""
+def _pool_sample(x, n, ph, pw, stride, pad, out, where):
+    """Max pooling of sample n: ``out[n]`` (C, OH, OW) and ``where[n]`` (C, OH, OW), each window's
+    offset ky*PW + kx of its first maximum (np.argmax's rule)."""
     C, H, W = x.shape[1], x.shape[2], x.shape[3]
     oh, ow = out.shape[2], out.shape[3]
     zero = x.dtype.type(0)
@@ -431,6 +444,7 @@ def _pool_sample(x, n, ph, pw, stride, pad, out, arg_max):
                 r0 = x[n, c, 2 * oy]
                 r1 = x[n, c, 2 * oy + 1]
                 o = out[n, c, oy]
+                wr = where[n, c, oy]
                 for ox in range(ow):
                     a0, a1, a2, a3 = r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]
                     nan |= (a0 != a0) | (a1 != a1) | (a2 != a2) | (a3 != a3)
@@ -445,30 +459,12 @@ def _pool_sample(x, n, ph, pw, stride, pad, out, arg_max):
                     best = a3 if take else best
                     at = 3 if take else at
                     o[ox] = best
-                    arg_max[((n * oh + oy) * ow + ox) * C + c] = at
+                    wr[ox] = at
         if not nan:
             return
-    if pad == 0:
-        # Every window lies inside the image: no bounds test per element. Channels innermost: arg_max
-        # is written in order ((n, oy, ox, c) is the book's layout).
+    for c in range(C):
         for oy in range(oh):
             for ox in range(ow):
-                for c in range(C):
-                    best = x[n, c, oy * stride, ox * stride]
-                    at = 0
-                    for ky in range(ph):
-                        for kx in range(pw):
-                            v = x[n, c, oy * stride + ky, ox * stride + kx]
-                            # Non-short-circuit tests and selects: no branch to mispredict on random data.
-                            take = (v > best) | ((v != v) & (best == best))
-                            best = v if take else best
-                            at = ky * pw + kx if take else at
-                    out[n, c, oy, ox] = best
-                    arg_max[((n * oh + oy) * ow + ox) * C + c] = at
-        return
-    for oy in range(oh):
-        for ox in range(ow):
-            for c in range(C):
                 best = zero
                 at = -1
                 for ky in range(ph):
@@ -481,30 +477,34 @@ def _pool_sample(x, n, ph, pw, stride, pad, out, arg_max):
                             best = v
                             at = ky * pw + kx
                 out[n, c, oy, ox] = best
-                arg_max[((n * oh + oy) * ow + ox) * C + c] = at
+                where[n, c, oy, ox] = at
 
 
 @kernel()
-def pool_forward(x, ph, pw, stride, pad, out, arg_max):
-    """Max pooling: ``out`` (N, C, OH, OW) and ``arg_max`` (N*OH*OW*C,), padding counting as zeros (im2col's)."""
+def pool_forward(x, ph, pw, stride, pad, out, where):
+    """Max pooling: ``out`` (N, C, OH, OW) and ``where`` (N, C, OH, OW) int16, each window's offset
+    ky*PW + kx of its maximum, padding counting as zeros (im2col's).
+
+    ``where`` is the book's ``arg_max`` in NCHW order and 2 bytes: written
+    along its rows, the 2x2 pooling ran 2.7x faster in float32 than writing
+    the book's (n, oy, ox, c) int64 order (``Pooling.arg_max`` is built from it
+    when read)."""
     for n in range(x.shape[0]):
-        _pool_sample(x, n, ph, pw, stride, pad, out, arg_max)
+        _pool_sample(x, n, ph, pw, stride, pad, out, where)
 
 
 @kernel()
-def pool_backward(dout, arg_max, ph, pw, stride, pad, dx):
+def pool_backward(dout, where, ph, pw, stride, pad, dx):
     """``dx`` (N, C, H, W): each window's gradient added at its maximum (nothing for a padding maximum)."""
     N, C, H, W = dx.shape
     oh, ow = dout.shape[2], dout.shape[3]
     dx[:] = 0
     for n in range(N):
-        for oy in range(oh):
-            for ox in range(ow):
-                for c in range(C):
-                    at = arg_max[((n * oh + oy) * ow + ox) * C + c]
-                    ky, kx = _window_offset(at, pw)
+        for c in range(C):
+            for oy in range(oh):
+                for ox in range(ow):
+                    ky, kx = _window_offset(where[n, c, oy, ox], pw)
                     iy = oy * stride + ky - pad
                     ix = ox * stride + kx - pad
                     if 0 <= iy < H and 0 <= ix < W:
                         dx[n, c, iy, ix] += dout[n, c, oy, ox]
-
