@@ -115,6 +115,18 @@ def test_evaluate_reads_best_npz(val_run, mnist_dir, capsys):
     assert "trained 4 epochs" in capsys.readouterr().out
 
 
+def test_evaluate_train_measures_the_fit_and_validation_samples_apart(val_run, mnist_dir, capsys):
+    out, seen, *_ = val_run
+    net = load_checkpoint(out / "model.npz").net
+    (x, t), _ = fastdl.load_mnist(data_dir=mnist_dir)
+    fit, val = validation_split(600, 0.25, 3)
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--train", "--data-dir", str(mnist_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert f"train: accuracy {net.accuracy(x[fit], t[fit]):.4f}" in printed and "(450 samples)" in printed
+    assert f"validation: accuracy {net.accuracy(x[val], t[val]):.4f}" in printed and "(150 samples)" in printed
+
+
 def test_batchnorm_and_dropout_networks_split_too(mnist_dir, tmp_path):
     out = tmp_path / "run"
     assert quiet_main([*RUN, "--epochs", "2", "--batchnorm", "--dropout", "0.2", "--data-dir", str(mnist_dir),

@@ -1,7 +1,7 @@
 """``fastdl evaluate``: reload a network saved by ``fastdl train`` and measure its accuracy again."""
 from ..datasets import load_mnist
 from .checkpoint import CheckpointError, load_checkpoint
-from .loop import evaluate
+from .loop import evaluate, validation_split
 from .models import describe_network, eval_chunk, flat_input
 
 
@@ -10,7 +10,8 @@ def add_parser(commands):
     p = commands.add_parser("evaluate", help="reload a saved run and measure its accuracy again",
                             description="Rebuild the network saved by `fastdl train` and evaluate it.")
     p.add_argument("path", metavar="DIR", help="a `fastdl train --out` directory, or its model.npz")
-    p.add_argument("--train", action="store_true", help="also evaluate on the training samples")
+    p.add_argument("--train", action="store_true",
+                   help="also evaluate on the training samples (and the held-out ones of a --val-split run)")
     p.add_argument("--data-dir", metavar="DIR", help="directory with the IDX .gz files (default: $FASTDL_DATA)")
     p.set_defaults(run=run_command, parser=p)
 
@@ -33,8 +34,13 @@ def evaluate_saved(path, data_dir=None, include_train=False):
     if include_train:
         if run["train_size"]:
             x, t = x[:run["train_size"]], t[:run["train_size"]]
-        loss, acc = evaluate(net, x, t, eval_chunk(spec))
-        print(f"train: accuracy {acc:.4f}, loss {loss:.4f} ({x.shape[0]:,} samples)")
+        parts = {"train": (x, t)}
+        if run["val_split"]:
+            fit, val = validation_split(x.shape[0], run["val_split"], run["val_seed"])
+            parts = {"train": (x[fit], t[fit]), "validation": (x[val], t[val])}
+        for name, (xs, ts) in parts.items():
+            loss, acc = evaluate(net, xs, ts, eval_chunk(spec))
+            print(f"{name}: accuracy {acc:.4f}, loss {loss:.4f} ({xs.shape[0]:,} samples)")
     loss, acc = evaluate(net, x_test, t_test, eval_chunk(spec))
     recorded = (f"recorded at save: accuracy {run['test_acc']:.4f}" if run["test_acc"] is not None else
                 f"recorded at save: validation accuracy {run['val_acc']:.4f} (--val-split {run['val_split']:g})")
