@@ -5,8 +5,8 @@ from .datasets import DatasetError, load_mnist
 from .diagnostics import NonFiniteLossError, check_finite_loss, gradient_norm
 from .flat import FlatParams
 from .gradient import numerical_gradient, numerical_gradient_2d
-from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
-from .networks import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
+from .layers import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss
+from .networks import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from .optimizers import (OPTIMIZERS, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RMSprop, SGD,
                          get_optimizer)
 from .trainer import Trainer

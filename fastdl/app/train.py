@@ -58,11 +58,13 @@ TRAIN_DEFAULTS = {
 }
 """What ``fastdl train`` does when an option is not given (``--lr`` None means the optimizer's default)."""
 MODEL_DEFAULTS = {
-    "simple-convnet": {"hidden": [100], "init": 0.01, "lr": 0.001, "epochs": 5},
-    "deep-convnet": {"hidden": [50], "lr": 0.001, "epochs": 5},
+    "simple-convnet": {"hidden": [100], "init": 0.01, "lr": 0.002, "epochs": 10},
+    "deep-convnet": {"hidden": [50], "lr": 0.001, "epochs": 10},
 }
-"""What a conv ``--model`` changes in ``TRAIN_DEFAULTS``: the book's hidden_size and weight_init_std, and
-the book's Adam lr (its train_convnet.py and train_deepnet.py)."""
+"""What a conv ``--model`` changes in ``TRAIN_DEFAULTS``: the book's hidden_size and weight_init_std, Adam
+with the cosine schedule over 10 epochs instead of the book's 20 at a constant 0.001. Measured on MNIST,
+seed 0 (README): SimpleConvNet ends at 98.99% from lr 0.001, 99.06% from 0.002; DeepConvNet from the
+book's 0.001."""
 NETWORK_OPTIONS = ("model", "hidden", "activation", "init", "weight_decay", "dtype", "batchnorm", "dropout", "exact_loss")
 DATA_STREAM_OPTIONS = ("dataset", "train_size", "batch_size", "sampling", "seed")
 RESUMED_OPTIONS = (*DATA_STREAM_OPTIONS, "lr_schedule")
@@ -480,8 +482,8 @@ def add_parser(commands):
     opt = p.add_argument_group("optimizer")
     opt.add_argument("--optimizer", type=optimizer_name, choices=list(OPTIMIZERS), help=f"default: {d['optimizer']}")
     opt.add_argument("--lr", type=positive_float,
-                     help=f"learning rate (default for {d['optimizer']}: {d['lr']}, {simple['lr']} for the conv "
-                          f"nets; else the optimizer's default)")
+                     help=f"learning rate (default for {d['optimizer']}: {d['lr']}, {simple['lr']} simple-convnet, "
+                          f"{deep['lr']} deep-convnet; else the optimizer's default)")
     opt.add_argument("--opt-param", type=optimizer_param, action="append", metavar="NAME=VALUE",
                      help="another optimizer argument, e.g. momentum=0.95 or beta2=0.99 (repeatable)")
     opt.add_argument("--lr-schedule", choices=("cosine", "constant"),
