@@ -241,7 +241,7 @@ def failed_record(trial, params, error):
 def _worker_env():
     env = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     import numba
-    if numba.config.CACHE_DIR:  # the driver's cache, warmed before the workers start
+    if numba.config.CACHE_DIR:  # the driver's cache, warmed before the first trial is sent
         env["NUMBA_CACHE_DIR"] = numba.config.CACHE_DIR
     return env
 
