@@ -282,8 +282,12 @@ def start_local_cluster(workers, **kwargs):
     distributed = import_distributed()
     # The nannies read the settings when they are created, and keep them for restarted workers.
     with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        # No dashboard; the scheduler's health and metrics routes take a free local port, not 8787,
+        # which another cluster may hold (Dask would warn on every search).
         return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, env=_worker_env(), **kwargs)
+                                        dashboard_address=None, env=_worker_env(),
+                                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+                                        **kwargs)
 
 
 def connect(scheduler=None, workers=None):
