@@ -15,6 +15,7 @@ from book.optimizer import Adam as BookAdam
 from book.simple_convnet import SimpleConvNet as BookSimpleConvNet
 from fastdl.app.checkpoint import CheckpointError, load_checkpoint
 from fastdl.app.cli import main
+from helpers import book_step_losses
 from test_resume import assert_same_run, load_npz, rewrite, set_json
 
 TRAIN_SIZE = {"simple-convnet": 1000, "deep-convnet": 200}
@@ -65,12 +66,7 @@ def test_simple_convnet_follows_the_book_and_its_outputs_reproduce(simple_run, m
     np.random.seed(SEED)
     ref, ref_opt = BookSimpleConvNet(), BookAdam(lr=0.002)
     order = np.random.permutation(TRAIN_SIZE["simple-convnet"])
-    expected = []
-    for step in range(3):
-        idx = order[step * BATCH:(step + 1) * BATCH]
-        grads = ref.gradient(x[idx], t[idx])
-        expected.append(ref.last_layer.loss)
-        ref_opt.update(ref.params, grads)
+    expected = book_step_losses(ref, ref_opt, x, t, order, BATCH, 3)
     saved = load_npz(out / "model.npz")
     np.testing.assert_allclose(saved["step_loss"][:3], expected, rtol=1e-9)
     ref = BookSimpleConvNet()  # its layers hold its params arrays: fill them in place
@@ -101,12 +97,7 @@ def test_deep_convnet_follows_the_book_with_its_dropout(deep_straight, mnist_ima
     np.random.seed(SEED)
     ref, ref_opt = BookDeepConvNet(), BookAdam(lr=0.001)
     order = np.random.permutation(TRAIN_SIZE["deep-convnet"])
-    expected = []
-    for step in range(2):
-        idx = order[step * BATCH:(step + 1) * BATCH]
-        grads = ref.gradient(x[idx], t[idx])
-        expected.append(ref.last_layer.loss)
-        ref_opt.update(ref.params, grads)
+    expected = book_step_losses(ref, ref_opt, x, t, order, BATCH, 2)
     np.testing.assert_allclose(load_npz(deep_straight)["step_loss"][:2], expected, rtol=1e-9)
 
 

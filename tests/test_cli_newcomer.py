@@ -1,32 +1,18 @@
 """The command line as a newcomer meets it: help, version, case, messages that name the option and the subcommand,
 missing data reported before anything is created. The oracle is the expected text and exit status."""
-import contextlib
-import io
-
 import pytest
 
 from fastdl import __version__
-from fastdl.app.cli import main
-
-
-def run(argv):
-    """``(exit status, stdout, stderr)`` of ``fastdl argv``."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = main(argv)
-        except SystemExit as exc:
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
+from helpers import run_cli
 
 
 def test_bare_fastdl_prints_help():
-    status, out, err = run([])
+    status, out, err = run_cli([])
     assert status == 0 and out.startswith("usage: fastdl") and "train" in out and err == ""
 
 
 def test_version():
-    assert run(["--version"])[:2] == (0, f"fastdl {__version__}\n")
+    assert run_cli(["--version"])[:2] == (0, f"fastdl {__version__}\n")
 
 
 @pytest.mark.parametrize("argv, who, unknown", [
@@ -34,7 +20,7 @@ def test_version():
     (["compare", "optimizers", "--bogus"], "fastdl compare optimizers", "--bogus"),
     (["evaluate", "runs/x", "--fast"], "fastdl evaluate", "--fast")])
 def test_unknown_option_is_reported_by_its_subcommand(argv, who, unknown):
-    status, _, err = run(argv)
+    status, _, err = run_cli(argv)
     assert status == 2 and f"{who}: error: unrecognized arguments: {unknown}" in err
     assert err.startswith(f"usage: {who}")
 
@@ -48,42 +34,42 @@ def test_unknown_option_is_reported_by_its_subcommand(argv, who, unknown):
     (["train", "--optimizer", "Adamm"], "argument --optimizer: invalid choice: 'adamm'"),
 ])
 def test_invalid_values_say_what_was_expected(argv, message):
-    status, _, err = run(argv)
+    status, _, err = run_cli(argv)
     assert status == 2 and message in err and "invalid positive_float value" not in err
 
 
 def test_optimizer_names_in_any_case(mnist_dir, tmp_path):
-    status, out, err = run(["train", "--optimizer", "Adam", "--train-size", "200", "--batch-size", "100",
+    status, out, err = run_cli(["train", "--optimizer", "Adam", "--train-size", "200", "--batch-size", "100",
                             "--hidden", "5", "--epochs", "1", "--threads", "1", "--data-dir", str(mnist_dir),
                             "--out", str(tmp_path / "run")])
     assert status == 0, err
     assert "optimizer: Adam(lr=0.001" in out
-    status, out, err = run(["compare", "optimizers", "--optimizers", "SGD", "AdaGrad", "--iters", "2",
+    status, out, err = run_cli(["compare", "optimizers", "--optimizers", "SGD", "AdaGrad", "--iters", "2",
                             "--threads", "1", "--data-dir", str(mnist_dir), "--out", str(tmp_path / "cmp")])
     assert status == 0, err
     assert "2 x 784-100" in out
 
 
 def test_compare_optimizers_takes_epochs(mnist_dir, tmp_path):
-    status, out, err = run(["compare", "optimizers", "--optimizers", "sgd", "--epochs", "2", "--train-size", "500",
+    status, out, err = run_cli(["compare", "optimizers", "--optimizers", "sgd", "--epochs", "2", "--train-size", "500",
                             "--batch-size", "100", "--threads", "1", "--data-dir", str(mnist_dir),
                             "--out", str(tmp_path)])
     assert status == 0, err
     assert "10 iterations of batch 100" in out  # 2 epochs of 500 // 100 steps
-    assert run(["compare", "optimizers", "--epochs", "1", "--iters", "5"])[0] == 2
+    assert run_cli(["compare", "optimizers", "--epochs", "1", "--iters", "5"])[0] == 2
 
 
 @pytest.mark.parametrize("argv", [["train"], ["compare", "init"]])
 def test_missing_data_is_reported_first_with_the_option_to_give(argv, tmp_path):
     out_dir = tmp_path / "out"
-    status, out, err = run([*argv, "--data-dir", str(tmp_path / "nowhere"), "--out", str(out_dir)])
+    status, out, err = run_cli([*argv, "--data-dir", str(tmp_path / "nowhere"), "--out", str(out_dir)])
     assert status == 1 and out == ""  # no plan printed
     assert f"{tmp_path / 'nowhere'}" in err and "--data-dir DIR" in err
     assert not out_dir.exists()
 
 
 def test_an_lr_the_dtype_cannot_hold_is_refused_cleanly(mnist_dir, tmp_path):
-    status, _, err = run(["train", "--lr", "1e200", "--data-dir", str(mnist_dir), "--out", str(tmp_path / "run")])
+    status, _, err = run_cli(["train", "--lr", "1e200", "--data-dir", str(mnist_dir), "--out", str(tmp_path / "run")])
     assert status == 2 and "--lr 1e+200 does not fit float32" in err and "--dtype float64" in err
     assert "RuntimeWarning" not in err and not (tmp_path / "run").exists()
 
@@ -91,7 +77,7 @@ def test_an_lr_the_dtype_cannot_hold_is_refused_cleanly(mnist_dir, tmp_path):
 @pytest.mark.parametrize("lr, warnings", [("20", ["chance level"]), ("1e-9", ["chance level", "stopped falling"]),
                                           ("0.1", [])])
 def test_a_run_that_learnt_nothing_is_told_so(lr, warnings, mnist_dir, tmp_path):
-    status, _, err = run(["train", "--optimizer", "sgd", "--lr", lr, "--train-size", "1000", "--epochs", "5",
+    status, _, err = run_cli(["train", "--optimizer", "sgd", "--lr", lr, "--train-size", "1000", "--epochs", "5",
                           "--threads", "1", "--data-dir", str(mnist_dir), "--out", str(tmp_path / "run")])
     assert status == 0
     assert [line for line in err.splitlines() if line.startswith("fastdl: warning:")] == [

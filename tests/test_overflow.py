@@ -4,8 +4,6 @@ naming the value, and never a NumPy RuntimeWarning (every warning is an error in
 Oracles: the book's functions (tests/book) evaluated with NumPy's warnings silenced, closed forms, and the
 parameters left unchanged by a refused update.
 """
-import contextlib
-import io
 import math
 
 import numpy as np
@@ -18,7 +16,7 @@ from book import layers as book_layers
 from book import optimizer as book_optimizer
 from book.multi_layer_net_extend import BatchNormalization as BookBatchNormalization
 from fastdl import diagnostics, functions
-from fastdl.app.cli import main
+from helpers import run_cli
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
@@ -141,16 +139,6 @@ def test_trainer_stops_on_overflowing_weight_decay_without_a_warning(capsys):
                              optimizer_param={"lr": 10.0}, verbose=False)
     with pytest.raises(fastdl.diagnostics.NonFiniteLossError, match="the training loss became"):
         trainer.train()
-
-
-def run_cli(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = main(argv)
-        except SystemExit as exc:
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.mark.parametrize("argv, flag", [
