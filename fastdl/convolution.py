@@ -65,7 +65,7 @@ class Convolution:
         self.col_W = None
         self.dW = None
         self.db = None
-        self._out = self._xpad = self._g = self._dW_n = self._dx = None
+        self._out = self._xpad = self._g = self._Wr = self._dW_n = self._dx = None
 
     @property
     def col(self):
@@ -111,6 +111,7 @@ class Convolution:
         self._xpad = reuse(self._xpad, (C, (H + 2 * pad) * (W_in + 2 * pad) + FW), W.dtype)
         self._colT = reuse(self._colT, (chunk * C * FH * FW * grid,), W.dtype)
         self._g = reuse(self._g, (chunk * FN * grid,), W.dtype)
+        self._Wr = reuse(self._Wr, (W.size,), W.dtype)  # the filters rearranged by the kx path
         self._out = reuse(self._out, (N, FN, out_h, out_w), W.dtype)
         W2 = W.reshape(FN, -1)
         self.x = x
@@ -123,7 +124,7 @@ class Convolution:
     def forward(self, x):
         W2, b, x, FH, FW = self._prepare_forward(x)
         CK.conv_forward(x, W2, b, FH, FW, int(self.stride), int(self.pad), self.relu, self._xpad, self._colT, self._g,
-                        self._out)
+                        self._Wr, self._out)
         return self._out
 
     def _prepare_backward(self, need_dx):
@@ -260,7 +261,7 @@ class ConvolutionPooling:
         W2, b, x, FH, FW = conv._prepare_forward(x)
         pool._prepare_forward(conv._out)
         CK.conv_pool_forward(x, W2, b, FH, FW, int(conv.stride), int(conv.pad), conv._xpad, conv._colT, conv._g,
-                             conv._out, int(pool.pool_h), int(pool.pool_w), int(pool.stride), int(pool.pad),
+                             conv._Wr, conv._out, int(pool.pool_h), int(pool.pool_w), int(pool.stride), int(pool.pad),
                              pool._out, pool._where)
         return pool._out
 

@@ -52,6 +52,33 @@ def test_convolution_matches_book_forward_and_backward(rng, dtype, fs, stride, p
     assert layer.W is W and layer.b is b
 
 
+@pytest.mark.parametrize("pool", [False, True])
+def test_kx_rows_on_rectangular_images_and_filters_match_book(rng, dtype, pool):
+    # The kx-row path (stride 1, several channels) indexes rows by the padded width and shifts windows
+    # by whole padded rows: a height unlike the width and a filter unlike its transpose catch a mix-up.
+    x = rng.standard_normal((3, 2, 5, 8)).astype(dtype)  # output 6x8
+    W = (rng.standard_normal((4, 2, 2, 3)) * 0.3).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    conv = Convolution(W, b, pad=1, relu=True)
+    refs = [book.Convolution(W.astype(np.float64), b.astype(np.float64), pad=1), BookRelu()]
+    if pool:
+        step = ConvolutionPooling(conv, Pooling(2, 2, 2))
+        refs.append(book.Pooling(2, 2, stride=2))
+    else:
+        step = conv
+    ref_out = x.astype(np.float64)
+    for layer in refs:
+        ref_out = layer.forward(ref_out)
+    np.testing.assert_allclose(step.forward(x), ref_out, **TOL[dtype])
+    dout = rng.standard_normal(ref_out.shape).astype(dtype)
+    ref_dx = dout.astype(np.float64)
+    for layer in reversed(refs):
+        ref_dx = layer.backward(ref_dx)
+    np.testing.assert_allclose(step.backward(dout), ref_dx, **TOL[dtype])
+    np.testing.assert_allclose(conv.dW, refs[0].dW, **TOL[dtype])
+    np.testing.assert_allclose(conv.db, refs[0].db, **TOL[dtype])
+
+
 def test_fused_relu_and_params_only_backward_match_book_conv_then_relu(rng):
     x = rng.standard_normal((3, 2, 6, 6))
     W, b = rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)
@@ -91,12 +118,14 @@ def test_convolution_reads_weights_in_place_each_call(rng):
 
 @pytest.mark.parametrize("min_columns", [1, 100, 10**9])
 @pytest.mark.parametrize("filters", [4, 30])  # fewer filters than taps (dW transposed in the kernel) and more
+@pytest.mark.parametrize("channels", [1, 3])  # full columns in chunks; kx rows one sample at a time for stride 1
 @pytest.mark.parametrize("fs,stride,pad", GEOMETRIES)
-def test_convolution_in_chunks_of_samples_matches_book(rng, monkeypatch, fs, stride, pad, filters, min_columns):
+def test_convolution_in_chunks_of_samples_matches_book(rng, monkeypatch, fs, stride, pad, channels, filters,
+                                                       min_columns):
     # 5 samples in chunks of 1, of a few (the last one shorter), or all at once
     monkeypatch.setattr(convolution, "MIN_GEMM_COLUMNS", min_columns)
-    x = rng.standard_normal((5, 3, 7, 7))
-    W, b = rng.standard_normal((filters, 3, fs, fs)) * 0.3, rng.standard_normal(filters)
+    x = rng.standard_normal((5, channels, 7, 7))
+    W, b = rng.standard_normal((filters, channels, fs, fs)) * 0.3, rng.standard_normal(filters)
     layer, ref = Convolution(W, b, stride, pad), book.Convolution(W, b, stride, pad)
     np.testing.assert_allclose(layer.forward(x), ref.forward(x), **TOL[np.float64])
     dout = rng.standard_normal(ref.forward(x).shape)
