@@ -83,6 +83,9 @@ def test_train_writes_complete_outputs_that_the_book_network_reproduces(trained,
     assert run["epochs_done"] == 2 and not run["interrupted"]
     assert saved["step_loss"].shape == (2 * TRAIN_SIZE // BATCH,)
     ref = book_network(saved)
+    (x, t), _ = mnist
+    assert ref.accuracy(x[:TRAIN_SIZE], t[:TRAIN_SIZE]) == pytest.approx(float(rows[-1]["train_acc"]), abs=1e-4)
+    assert "evaluation:" not in stdout  # an MLP's training metrics cover all its training samples
     assert ref.accuracy(x_test, t_test) == pytest.approx(float(rows[-1]["test_acc"]), abs=1e-4)
     assert ref.loss(x_test, t_test) == pytest.approx(float(rows[-1]["test_loss"]), rel=1e-6)
     assert float(rows[-1]["test_acc"]) > 0.75  # it learned: chance is 0.1
@@ -103,6 +106,22 @@ def test_first_steps_follow_the_book_with_the_same_seed(sampling, mnist_dir, mni
     order = np.random.permutation(TRAIN_SIZE) if sampling == "shuffle" else np.random.choice(TRAIN_SIZE, TRAIN_SIZE)
     expected = book_step_losses(ref, ref_opt, x, t, order, BATCH, 3)
     np.testing.assert_allclose(load_npz(out / "model.npz")["step_loss"][:3], expected, rtol=1e-9)
+
+
+def test_train_eval_size_measures_the_first_training_samples_and_a_resume_keeps_it(mnist_dir, mnist, tmp_path,
+                                                                                   capsys):
+    out = tmp_path / "run"
+    assert main(small_run(mnist_dir, out, "--epochs", "1", "--train-eval-size", "300")) == 0
+    assert "evaluation: training metrics on the first 300 of the 1,000 training samples" in capsys.readouterr().out
+    assert main(["train", "--resume", str(out), "--epochs", "1", "--data-dir", str(mnist_dir)]) == 0
+    assert "evaluation: training metrics on the first 300 of the 1,000" in capsys.readouterr().out
+    saved = load_npz(out / "model.npz")
+    assert json.loads(str(saved["run"]))["train_eval_size"] == 300
+    (x, t), _ = mnist
+    ref, row = book_network(saved), read_csv(out / "metrics.csv")[-1]
+    assert ref.accuracy(x[:300], t[:300]) == pytest.approx(float(row["train_acc"]), abs=1e-4)
+    assert ref.loss(x[:300], t[:300]) == pytest.approx(float(row["train_loss"]), rel=1e-6)
+    assert ref.accuracy(x[:TRAIN_SIZE], t[:TRAIN_SIZE]) != pytest.approx(float(row["train_acc"]), abs=1e-4)
 
 
 def test_evaluate_reproduces_the_recorded_accuracy(trained, mnist_dir, capsys):

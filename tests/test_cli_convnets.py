@@ -156,6 +156,20 @@ def test_options_a_conv_net_has_no_use_for_exit_2(argv, message, tmp_path, capsy
     assert not (tmp_path / "out").exists()
 
 
+def test_a_conv_net_measures_its_training_metrics_on_10000_samples(mnist_dir, tmp_path, capsys):
+    """The conv default: evaluating all 60,000 training samples took 20-30% of an epoch."""
+    out = tmp_path / "run"
+    assert main(["train", "--model", "simple-convnet", "--train-size", "10100", "--epochs", "1", "--threads", "1",
+                 "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert ("evaluation: training metrics on the first 10,000 of the 10,100 training samples (--train-eval-size), "
+            "test metrics on all 10,000") in stdout
+    assert load_checkpoint(out).run["train_eval_size"] == 10000
+    rewrite(out / "model.npz", set_json("run", lambda run: run.pop("train_eval_size")))  # as before the option
+    assert main(["train", "--resume", str(out), "--epochs", "1", "--data-dir", str(mnist_dir)]) == 0
+    assert "training metrics on the first 10,000 of the 10,100" in capsys.readouterr().out
+
+
 def test_a_resumed_conv_net_keeps_its_model(simple_run, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["train", "--resume", str(simple_run[0]), "--model", "mlp", "--out", str(tmp_path / "out")])

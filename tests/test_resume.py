@@ -302,6 +302,8 @@ DAMAGE = {
                                 "run lacks 'epochs_done'"),
     "epochs_done a string": (lambda p: rewrite(p, set_json("run", lambda r: r.update(epochs_done="3"))),
                              "run 'epochs_done' must be an integer >= 0, got '3'"),
+    "train_eval_size 0": (lambda p: rewrite(p, set_json("run", lambda r: r.update(train_eval_size=0))),
+                          "run 'train_eval_size' must be null or an integer > 0, got 0"),
     "unusable hyperparameters": (lambda p: rewrite(p, set_json("run", lambda r: r["hyperparameters"].update(lr=-1))),
                                  "run 'hyperparameters' do not make a adam .*lr"),
     "int optimizer state": (lambda p: rewrite(p, lambda a: a.update({"optimizer/m/W1": np.zeros((784, 20), int)})),

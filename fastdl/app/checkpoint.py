@@ -321,6 +321,9 @@ def _check_run(run, path):
                                   f"{run['epochs_done']} epochs done")
     elif run["test_loss"] is None or run["test_acc"] is None:
         raise CheckpointError(f"{path}: run 'test_loss' and 'test_acc' must be numbers (the run has no val_split)")
+    train_eval = run.get("train_eval_size")  # absent from checkpoints written before --train-eval-size
+    if not (train_eval is None or _is_int(train_eval) and train_eval > 0):
+        raise CheckpointError(f"{path}: run 'train_eval_size' must be null or an integer > 0, got {train_eval!r}")
     schedule = run.get("schedule", [0, run["epochs_done"]])
     if not (isinstance(schedule, list) and len(schedule) == 2 and all(map(_is_int, schedule))
             and 0 <= schedule[0] <= schedule[1]):

@@ -28,7 +28,7 @@ def smooth_trend(x, window=SMOOTH_WINDOW):
     return np.convolve(padded, w / w.sum(), mode="valid")
 
 
-def plot_training(path, step_loss, rows, title="", resumed_at=(), best=None):
+def plot_training(path, step_loss, rows, title="", resumed_at=(), best=None, train_eval=None):
     """Loss per step (raw and smoothed, with the per-epoch evaluations) and accuracy per epoch; returns the figure.
 
     Parameters
@@ -39,6 +39,7 @@ def plot_training(path, step_loss, rows, title="", resumed_at=(), best=None):
     title : the run's settings, shown above both panels
     resumed_at : step counts at which a ``--resume`` continued the run, marked on the loss panel
     best : ``{"epoch", "val_acc", ...}`` of the best epoch (``--val-split``), marked on the accuracy panel
+    train_eval : the training metrics' sample count when not all (``--train-eval-size``), named in the legends
     """
     fig, axes = new_figure(1, 2, figsize=(11, 4.4))
     loss_ax, acc_ax = axes[0]
@@ -50,10 +51,11 @@ def plot_training(path, step_loss, rows, title="", resumed_at=(), best=None):
     if rows:
         held = "val" if "val_acc" in rows[0] else "test"
         name = "validation" if held == "val" else "test"
-        loss_ax.plot(steps, [row["train_loss"] for row in rows], "o-", color="tab:orange", label="train (epoch end)")
+        train = "train" if train_eval is None else f"train (first {train_eval:,})"
+        loss_ax.plot(steps, [row["train_loss"] for row in rows], "o-", color="tab:orange", label=f"{train} (epoch end)")
         loss_ax.plot(steps, [row[held + "_loss"] for row in rows], "s-", color="tab:green",
                      label=f"{name} (epoch end)")
-        acc_ax.plot(epochs, [row["train_acc"] for row in rows], "o-", color="tab:orange", label="train")
+        acc_ax.plot(epochs, [row["train_acc"] for row in rows], "o-", color="tab:orange", label=train)
         acc_ax.plot(epochs, [row[held + "_acc"] for row in rows], "s-", color="tab:green", label=name)
         if best is not None:
             acc_ax.plot([best["epoch"]], [best["val_acc"]], "*", color="tab:red", markersize=14, zorder=3,
