@@ -11,7 +11,7 @@ class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite; the message names the step and the optimizer."""
 
 
-def check_finite_loss(loss, step, optimizer):
+def check_finite_loss(loss, step, optimizer, x=None):
     """Raise :class:`NonFiniteLossError` when ``loss`` is NaN or infinite.
 
     Parameters
@@ -22,6 +22,10 @@ def check_finite_loss(loss, step, optimizer):
         How many updates had been made (1 after the first).
     optimizer : Optimizer
         The optimizer that made them; its class and ``lr`` go into the message.
+    x : array, optional
+        The batch the loss was measured on: the message then says whether it
+        holds NaN or inf, or values too large for the forward pass, instead of
+        naming both causes.
 
     NaN and inf travel through the layers as through NumPy, so a diverging run
     (the articles' SGD at lr=0.1 on a badly scaled input) or NaN in the data
@@ -32,8 +36,21 @@ def check_finite_loss(loss, step, optimizer):
     lr = getattr(optimizer, "lr", None)
     used = type(optimizer).__name__ + ("" if lr is None else f" with lr={lr:g}")
     advice = "" if lr is None else f" Try a smaller learning rate, e.g. lr={suggested_lr(optimizer):g}."
-    raise NonFiniteLossError(f"the training loss became {float(loss)} at step {step} ({used}): the updates "
-                             f"diverged, or the data holds NaN or inf.{advice}")
+    cause = "the updates diverged, or the data holds NaN or inf"
+    if x is not None:
+        largest = float(np.max(np.abs(x), initial=0.0))
+        if not math.isfinite(largest):  # np.max propagates a NaN
+            cause, advice = "the batch holds NaN or inf", ""
+        elif largest > LARGE_INPUT:
+            cause = (f"the batch is finite but holds values up to {largest:.3g}: the updates diverged, or the "
+                     f"input is too large for the network (scale it, as load_mnist(normalize=True) does)")
+        else:
+            cause = f"the updates diverged (the batch is finite, values up to {largest:.3g})"
+    raise NonFiniteLossError(f"the training loss became {float(loss)} at step {step} ({used}): {cause}.{advice}")
+
+
+LARGE_INPUT = 1e3
+"""Inputs beyond this magnitude are named as a possible cause of an overflow (MNIST's raw pixels reach 255)."""
 
 
 FAR_ABOVE_DEFAULT = 1e4

@@ -109,7 +109,7 @@ class Trainer:
             print("train loss:" + str(loss))
             if self.record_grad_norm:
                 print("grad norm:" + str(self.grad_norm_list[-1]))
-        check_finite_loss(loss, self.current_iter + 1, self.optimizer)
+        check_finite_loss(loss, self.current_iter + 1, self.optimizer, x_batch)
         if self.current_iter % self.iter_per_epoch == 0:
             self.current_epoch += 1
             k = self.evaluate_sample_num_per_epoch

@@ -35,7 +35,7 @@ def test_diverging_training_stops_at_the_books_first_non_finite_step():
     with pytest.raises(NonFiniteLossError) as error:
         trainer.train()
     message = str(error.value)
-    assert f"at step {first_bad + 1} (SGD with lr=100)" in message
+    assert f"at step {first_bad + 1} (SGD with lr=100): the updates diverged (the batch is finite" in message
     assert "Try a smaller learning rate, e.g. lr=10." in message
     assert isinstance(error.value, FloatingPointError)
     assert len(trainer.train_loss_list) == first_bad + 1 and not np.isfinite(trainer.train_loss_list[-1])
@@ -48,8 +48,22 @@ def test_nan_or_inf_in_the_data_stops_at_the_first_step(bad):
     x[:, 3] = bad
     trainer = fastdl.Trainer(fastdl.MultiLayerNet(12, [10], 4), x, t, x, t, epochs=1, mini_batch_size=20,
                              optimizer="adam", optimizer_param={"lr": 0.001}, verbose=False)
-    with pytest.raises(NonFiniteLossError, match=r"loss became nan at step 1 \(Adam with lr=0.001\).*NaN or inf"):
+    with pytest.raises(NonFiniteLossError, match=r"loss became nan at step 1 \(Adam with lr=0.001\): the batch holds "
+                                                 r"NaN or inf\.$"):
         trainer.train()
+
+
+def test_a_finite_batch_is_named_with_its_largest_value():
+    """Huge finite data overflows the forward pass: the message says the batch is finite and how large."""
+    x, t = dataset()
+    x = x.astype(np.float64) * 1e200  # finite in float64, the network's dtype
+    trainer = fastdl.Trainer(fastdl.MultiLayerNet(12, [10], 4), x, t, x, t, epochs=1, mini_batch_size=20,
+                             optimizer="adam", optimizer_param={"lr": 0.001}, verbose=False)
+    with pytest.raises(NonFiniteLossError, match=r"at step \d \(Adam with lr=0.001\): the batch is finite but holds "
+                                                 r"values up to [\d.]+e\+\d+: the updates diverged, or the input is too "
+                                                 r"large for the network \(scale it"):
+        with np.errstate(over="ignore", invalid="ignore"):
+            trainer.train()
 
 
 def test_check_finite_loss_passes_finite_losses_and_names_the_optimizer():

@@ -137,12 +137,22 @@ def test_resume_runs_only_the_missing_trials(serial, tmp_path, mnist_dir):
 ])
 def test_failed_trial_is_recorded_and_the_search_goes_on(optimizer, space, status, error, tmp_path, mnist_dir):
     settings = dict(TINY, optimizer=optimizer, space=space, trials=2)
-    records = run(settings, tmp_path, mnist_dir, engine="serial")
+    lines = []
+    records = S.search(settings, tmp_path, mnist_dir, engine="serial", echo=lines.append)
     assert [r["status"] for r in records.values()] == [status, status]
+    assert lines[-1] == f"no trial finished: 2 {status} (trials.csv has their errors)"
+    assert not any(line.startswith("Best-") for line in lines)  # a diverged trial's last accuracy is no result
     assert error in records[1]["error"]
     rows = list(csv.DictReader(open(tmp_path / "trials.csv")))
     assert [r["status"] for r in rows] == [status, status]
     assert (tmp_path / "best_curves.png").exists()
+
+
+def test_a_diverged_trial_is_not_ranked_above_finished_ones():
+    """Its curve stops at the epoch before the NaN: that accuracy is not where its training ended."""
+    records = {0: {"trial": 0, "status": "ok", "val": [0.3, 0.5]}, 1: {"trial": 1, "status": "diverged", "val": [0.9]},
+               2: {"trial": 2, "status": "ok", "val": [0.4, 0.6]}, 3: {"trial": 3, "status": "failed", "val": []}}
+    assert [r["trial"] for r in S.ranked(records)] == [2, 0]
 
 
 @pytest.mark.parametrize("argv, message", [

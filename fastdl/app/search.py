@@ -17,6 +17,7 @@ of the best 20) and ``scatter.png``.
 """
 import argparse
 import contextlib
+from collections import Counter
 import inspect
 import json
 import math
@@ -182,8 +183,9 @@ def train(network, optimizer, x_train, t_train, x_val, t_val, epochs, record):
     iter_per_epoch = max(train_size / batch_size, 1)
     for i in range(int(epochs * iter_per_epoch)):
         batch_mask = np.random.choice(train_size, batch_size)
-        grads = network.gradient(x_train[batch_mask], t_train[batch_mask])
-        check_finite_loss(network.last_layer.loss, i + 1, optimizer)
+        x_batch = x_train[batch_mask]
+        grads = network.gradient(x_batch, t_train[batch_mask])
+        check_finite_loss(network.last_layer.loss, i + 1, optimizer, x_batch)
         optimizer.update(network.params, grads)
         if i % iter_per_epoch == 0:
             if not np.isfinite(network.params.flat).all():
@@ -367,8 +369,13 @@ def write_results(out, settings, records):
 
 
 def ranked(records):
-    """Trials with curves, best final validation accuracy first (the book's order)."""
-    return sorted((r for r in records.values() if r["val"]), key=lambda r: r["val"][-1], reverse=True)
+    """The trials that finished, best final validation accuracy first (the book's order).
+
+    A diverged trial keeps its curves up to the epoch before the NaN, but is not ranked: that last
+    accuracy is not the result of its training.
+    """
+    return sorted((r for r in records.values() if r["status"] == "ok" and r["val"]), key=lambda r: r["val"][-1],
+                  reverse=True)
 
 
 def plot_best(path, records):
@@ -470,6 +477,11 @@ def search(settings, out, data_dir=None, engine="dask", scheduler=None, workers=
     echo("=========== Hyper-Parameter Optimization Result ===========")
     for i, r in enumerate(ranked(records)[:GRAPH_DRAW_NUM]):
         echo(f"Best-{i + 1}(val acc:{r['val'][-1]}) | {_label(r['params'])}")
+    unfinished = Counter(r["status"] for r in records.values() if r["status"] != "ok")
+    if unfinished:
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(unfinished.items()))
+        lead = "not ranked" if ranked(records) else "no trial finished"
+        echo(f"{lead}: {counts} (trials.csv has their errors)")
     return records
 
 

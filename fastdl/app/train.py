@@ -351,7 +351,7 @@ class Training:
                 optimizer.update(net.params, grads)
                 losses[step] = net.last_layer.loss
                 step += 1
-                check_finite_loss(losses[step - 1], steps_before + step, optimizer)
+                check_finite_loss(losses[step - 1], steps_before + step, optimizer, xb)
                 if step % report_every == 0:
                     progress.advance(step, losses)
         finally:
