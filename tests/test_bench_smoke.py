@@ -25,7 +25,8 @@ def benchmark_classes():
     for module_name in MODULES:
         module = importlib.import_module(f"benchmarks.{module_name}")
         for name, cls in vars(module).items():
-            if inspect.isclass(cls) and cls.__module__ == module.__name__ \
+            # asv's own rule: names starting with "_" are no benchmarks (training._Step is a base)
+            if inspect.isclass(cls) and cls.__module__ == module.__name__ and not name.startswith("_") \
                     and any(attr.startswith(BENCHMARK_PREFIXES) for attr in dir(cls)):
                 yield pytest.param(cls, id=f"{module_name}.{name}")
 
