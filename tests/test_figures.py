@@ -58,6 +58,13 @@ def test_training_figure_with_a_validation_split_draws_it_and_stars_the_best_epo
     assert "validation (epoch end)" in [text.get_text() for text in loss_ax.get_legend().get_texts()]
 
 
+def test_training_figure_names_the_training_subset_evaluated(tmp_path):
+    fig = plots.plot_training(tmp_path / "t.png", np.geomspace(2.3, 0.1, 90), ROWS, train_eval=10000)
+    loss_ax, acc_ax = fig.axes
+    assert [text.get_text() for text in acc_ax.get_legend().get_texts()] == ["train (first 10,000)", "test"]
+    assert "train (first 10,000, epoch end)" in [text.get_text() for text in loss_ax.get_legend().get_texts()]
+
+
 def test_train_draws_settings_and_resume_points(mnist_dir, tmp_path, monkeypatch):
     drawn = []
     real = plots.plot_training
@@ -68,8 +75,8 @@ def test_train_draws_settings_and_resume_points(mnist_dir, tmp_path, monkeypatch
         assert main(["train", "--train-size", "500", "--batch-size", "100", "--hidden", "5", "--epochs", "1",
                      "--seed", "4", "--out", str(out), *common]) == 0
         assert main(["train", "--resume", str(out), "--epochs", "1", *common]) == 0
-    _, step_loss, rows, title, resumed_at, best = drawn[-1]
-    assert best is None  # no --val-split
+    _, step_loss, rows, title, resumed_at, best, train_eval = drawn[-1]
+    assert best is None and train_eval is None  # no --val-split; an MLP evaluates all its training samples
     assert "MultiLayerNet 784-5-10" in title and "Adam(lr=0.002" in title and "batch 100, seed 4" in title
     assert resumed_at == [5] and step_loss.size == 10 and [row["epoch"] for row in rows] == [1, 2]
     with np.load(out / "model.npz") as saved:

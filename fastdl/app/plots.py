@@ -51,8 +51,10 @@ def plot_training(path, step_loss, rows, title="", resumed_at=(), best=None, tra
     if rows:
         held = "val" if "val_acc" in rows[0] else "test"
         name = "validation" if held == "val" else "test"
-        train = "train" if train_eval is None else f"train (first {train_eval:,})"
-        loss_ax.plot(steps, [row["train_loss"] for row in rows], "o-", color="tab:orange", label=f"{train} (epoch end)")
+        subset = "" if train_eval is None else f"first {train_eval:,}"
+        train = f"train ({subset})" if subset else "train"
+        loss_ax.plot(steps, [row["train_loss"] for row in rows], "o-", color="tab:orange",
+                     label=f"train ({subset + ', ' if subset else ''}epoch end)")
         loss_ax.plot(steps, [row[held + "_loss"] for row in rows], "s-", color="tab:green",
                      label=f"{name} (epoch end)")
         acc_ax.plot(epochs, [row["train_acc"] for row in rows], "o-", color="tab:orange", label=train)
