@@ -23,24 +23,33 @@ layers. Tried and dropped, by measurement: one GEMM over the whole batch
 (its 7-14 MB output leaves the cache: 1.5-3x slower than per sample),
 transposed GEMM outputs, and fusing the bias/ReLU pass into the pooling.
 
-With several input channels and stride 1 (DeepConvNet's layers but its
-first) the columns are only the C*FW kx rows of the padded image
-(:func:`_kx_columns_sample`): tap (c, ky, kx)'s row is row c*FW + kx shifted
-by ky*Wp, so the one GEMM over C*FH*FW taps becomes FH GEMMs over C*FW,
-each on a column window of that buffer, accumulated in BLAS (beta=1,
-:func:`_gemm`); backward likewise for dW and for the columns' gradient,
-which is then summed back over FW shifts instead of FH*FW. A third of
-DeepConvNet's step was building and summing back columns, the GEMMs
-themselves at 75-120 GFLOP/s whatever their shape; measured per layer
-(batch 100, one thread, float32; current/full columns over kx rows) forward
-1.2-1.6x, backward 1.1-1.35x faster; the whole step went from 0.65x to
-0.92x PyTorch eager's speed in float32 and from 1.8x to 2.4x in float64
-(``asv_benchmarks/compare.py --only conv``). Stacking two or five samples'
-kx rows per GEMM (sharing their pad rows) was faster on one layer
-(16->32 channels, 14x14) and slower on the others than one sample, and the
+Stride 1 builds fewer columns, or none. A third of DeepConvNet's step was
+building and summing back columns, the GEMMs themselves at 75-120 GFLOP/s
+whatever their shape. The backward builds only the C*FW kx rows of the
+padded image (:func:`_kx_columns_sample`): tap (c, ky, kx)'s row is row
+c*FW + kx shifted by ky*Wp, so each GEMM over C*FH*FW taps becomes FH GEMMs
+over C*FW on column windows of that buffer, accumulated in BLAS (beta=1,
+:func:`_gemm`), and the columns' gradient is summed back over FW shifts
+instead of FH*FW. With several input channels the forward builds no columns
+at all: one GEMM per tap, W_t (FN, C) @ a column window of the padded image
+(:func:`_tap_forward_sample`). Measured per layer (batch 100, one thread,
+float32, interleaved): kx rows against the full columns 1.2-1.6x forward,
+1.1-1.35x backward; the per-tap forward another 1.06-1.35x on DeepConvNet's
+layers in isolation (about 2% of its step in the network); the kx backward
+1.01-1.1x on the one-channel layers. The whole step went from 0.65x to 0.92x
+PyTorch eager's speed in float32 and from 1.8x to 2.4x in float64
+(``asv_benchmarks/compare.py --only conv``). Tried and dropped: stacking two
+or five samples' kx rows per GEMM (sharing their pad rows), faster on one
+layer (16->32 channels, 14x14) and slower on the others than one sample; the
 backward's dx as a convolution of the gradient (its kx rows, C output rows
-instead of C*FW) no faster than summing back. One input channel keeps the
-full columns: their GEMM's inner dimension would be FW alone (0.8x).
+instead of C*FW), no faster than summing back; summing the kx rows back
+straight into dx's rows instead of through the padded image (0.8x on the
+14x14 and 7x7 layers); the per-tap GEMMs in the backward too, within noise
+of the kx rows there, and their dW's windows would read the pixels past each
+row's edge that the kx rows zero (a NaN or inf there would reach dW taps
+that never see it in the book). One input channel keeps the full columns in
+the forward: the per-tap GEMM's inner dimension would be 1, the kx rows' FW
+(0.75-0.85x).
 
 Inner loops index slices by the bare loop counter: Numba wraps negative
 indices around, and a computed index it cannot prove >= 0 costs a test per
@@ -252,19 +261,11 @@ def _columns_sample(x, n, fh, fw, stride, pad, xpad, colT, q0):
     ow = Wp - fw + 1
     L = (H + 2 * pad - fh + 1) * Wp
     zero = x.dtype.type(0)
+    _pad_sample(x, n, pad, xpad)
     # Inner loops index slices by the bare loop counter: Numba wraps a negative index around, and for
     # an offset it cannot prove >= 0 that per-element test stopped the copies vectorising (3x slower).
     for c in range(C):
         xp = xpad[c]
-        xp[:pad * Wp + pad] = zero
-        for y in range(H):
-            base = (y + pad) * Wp + pad
-            dst = xp[base:base + W]
-            src = x[n, c, y]
-            for i in range(W):
-                dst[i] = src[i]
-            xp[base + W:base + Wp] = zero  # this row's right pad, the next row's left
-        xp[(pad + H) * Wp + pad:] = zero
         for ky in range(fh):
             for kx in range(fw):
                 row = colT[(c * fh + ky) * fw + kx, q0:q0 + L]
@@ -304,23 +305,72 @@ def _columns_grad_sample(dcolT, q0, n, fh, fw, stride, pad, xpad, dx):
 
 
 @kernel()
-def _kx_path(x, stride):
-    """True for the kx-row columns (:func:`_kx_columns_sample`): stride 1 and more than one input
-    channel. With one channel their GEMMs' inner dimension is FW (3 or 5) and the full columns
-    measured faster in the forward (1.3x on both networks' first layers, f32), even in the backward."""
+def _tap_path(x, stride):
+    """True for the forward as one GEMM per tap (:func:`_tap_forward_sample`): stride 1 and more than
+    one input channel. With one channel that GEMM's inner dimension would be 1."""
     return stride == 1 and x.shape[1] > 1
 
 
 @kernel()
-def _grid(x, fh, fw, stride, pad, out, colbuf):
+def _grid(x, fh, fw, stride, pad, out, colbuf, per_sample):
     """``(G, L, k)``: columns per output row and per sample in the scratch (G: the padded width for
-    stride 1, see :func:`_columns_sample`, else the output width), and samples per chunk (one on
-    the kx path, :func:`_kx_path`)."""
+    stride 1, see :func:`_columns_sample`, else the output width), and samples per chunk (one
+    when ``per_sample``: the per-tap forward and the kx backward)."""
     G = x.shape[3] + 2 * pad if stride == 1 else out.shape[3]
     L = out.shape[2] * G
-    if _kx_path(x, stride):
+    if per_sample:
         return G, L, 1
     return G, L, max(1, colbuf.size // (x.shape[1] * fh * fw * L))
+
+
+@kernel()
+def _tap_weights(W2, fh, fw, wbuf):
+    """``wbuf`` (FH*FW*FN*C,) = the filters as FH*FW matrices (FN, C), [ky*FW + kx, f, c] = W[f, c, ky, kx],
+    for :func:`_tap_forward_sample`'s GEMMs."""
+    FN = W2.shape[0]
+    C = W2.shape[1] // (fh * fw)
+    Ws = wbuf[:W2.size].reshape(fh * fw, FN, C)
+    for f in range(FN):
+        for c in range(C):
+            for t in range(fh * fw):
+                Ws[t, f, c] = W2[f, c * fh * fw + t]
+
+
+@kernel()
+def _pad_sample(x, n, pad, xpad):
+    """``xpad`` (C, Hp*Wp + extra) = sample n zero-padded, row-major at width Wp, zeros after it."""
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    Wp = W + 2 * pad
+    zero = x.dtype.type(0)
+    for c in range(C):
+        xp = xpad[c]
+        xp[:pad * Wp + pad] = zero
+        for y in range(H):
+            base = (y + pad) * Wp + pad
+            dst = xp[base:base + W]  # slices: see _columns_sample
+            src = x[n, c, y]
+            for i in range(W):
+                dst[i] = src[i]
+            xp[base + W:base + Wp] = zero  # this row's right pad, the next row's left
+        xp[(pad + H) * Wp + pad:] = zero
+
+
+@kernel()
+def _tap_forward_sample(x, n, Ws, fh, fw, pad, xpad, obuf, FN):
+    """``obuf[:FN*OH*Wp]`` = sample n's convolution (no bias) on the padded-width grid, stride 1: one
+    GEMM per tap (ky, kx), W_t (FN, C) @ the padded image's column window [ky*Wp + kx, ... + OH*Wp),
+    accumulated with beta=1 (:func:`_gemm`), with no columns built at all.
+
+    The windows' spare columns (past each output row's OW) read pixels of the next row; their
+    outputs are never read."""
+    C = x.shape[1]
+    Wp = x.shape[3] + 2 * pad
+    L = (x.shape[2] + 2 * pad - fh + 1) * Wp
+    _pad_sample(x, n, pad, xpad)
+    for t in range(fh * fw):
+        ky = t // fw
+        _gemm(0, 0, FN, L, C, Ws, t * FN * C, C, xpad, ky * Wp + t - ky * fw, xpad.shape[1],
+              1.0 if t > 0 else 0.0, obuf, 0, L)
 
 
 @kernel()
@@ -344,8 +394,8 @@ def _kx_columns_sample(x, n, fw, pad, xpad, colbuf):
 
     Tap (c, ky, kx)'s row of :func:`_columns_sample`'s columns is row c*FW + kx here from column
     ky*Wp on, so the columns of row ky of the filters are the window [ky*Wp, ky*Wp + OH*Wp) of
-    this buffer (row stride Hp*Wp) and the GEMM over all taps is FH GEMMs accumulated with beta=1
-    (:func:`_gemm`): FH times less copying, which was a third of DeepConvNet's step.
+    this buffer (row stride Hp*Wp): the backward's GEMMs over all taps are FH GEMMs on those
+    windows, accumulated with beta=1 (:func:`_gemm`), for FH times less copying.
     """
     C, H, W = x.shape[1], x.shape[2], x.shape[3]
     Wp = W + 2 * pad
@@ -353,17 +403,9 @@ def _kx_columns_sample(x, n, fw, pad, xpad, colbuf):
     ow = Wp - fw + 1
     zero = x.dtype.type(0)
     colT = colbuf[:C * fw * Lf].reshape(C * fw, Lf)
+    _pad_sample(x, n, pad, xpad)
     for c in range(C):
         xp = xpad[c]
-        xp[:pad * Wp + pad] = zero
-        for y in range(H):
-            base = (y + pad) * Wp + pad
-            dst = xp[base:base + W]  # slices: see _columns_sample
-            src = x[n, c, y]
-            for i in range(W):
-                dst[i] = src[i]
-            xp[base + W:base + Wp] = zero  # this row's right pad, the next row's left
-        xp[(pad + H) * Wp + pad:] = zero
         for kx in range(fw):
             row = colT[c * fw + kx]
             src = xp[kx:kx + Lf]
@@ -373,17 +415,6 @@ def _kx_columns_sample(x, n, fw, pad, xpad, colbuf):
             for q in range(ow, Lf, Wp):
                 row[q:q + Wp - ow] = zero
     return Lf
-
-
-@kernel()
-def _kx_forward_sample(x, n, Wr, fh, fw, pad, xpad, colbuf, obuf, FN):
-    """``obuf[:FN*OH*Wp]`` = sample n's convolution (no bias) on the padded-width grid, from its kx rows."""
-    K = x.shape[1] * fw
-    Wp = x.shape[3] + 2 * pad
-    L = (x.shape[2] + 2 * pad - fh + 1) * Wp
-    Lf = _kx_columns_sample(x, n, fw, pad, xpad, colbuf)
-    for ky in range(fh):
-        _gemm(0, 0, FN, L, K, Wr, ky * FN * K, K, colbuf, ky * Wp, Lf, 1.0 if ky > 0 else 0.0, obuf, 0, L)
 
 
 @kernel()
@@ -458,12 +489,13 @@ def _conv_chunks(x, W2, b, fh, fw, stride, pad, relu, xpad, colbuf, obuf, wbuf, 
                  ppad, pooled, where):
     """conv_forward's work, then (when ``pool``) each sample's pooling as :func:`conv_pool_forward`'s."""
     N, FN, oh, ow = out.shape
-    G, L, k = _grid(x, fh, fw, stride, pad, out, colbuf)
-    if _kx_path(x, stride):
-        _kx_weights(W2, fh, fw, wbuf)
+    taps = _tap_path(x, stride)
+    G, L, k = _grid(x, fh, fw, stride, pad, out, colbuf, taps)
+    if taps:
+        _tap_weights(W2, fh, fw, wbuf)
         o = obuf[:FN * L].reshape(FN, L)
         for n in range(N):
-            _kx_forward_sample(x, n, wbuf, fh, fw, pad, xpad, colbuf, obuf, FN)
+            _tap_forward_sample(x, n, wbuf, fh, fw, pad, xpad, obuf, FN)
             _bias_relu(o, 0, G, b, relu, out, n)
             if pool:
                 _pool_sample(out, n, ph, pw, pstride, ppad, pooled, where)
@@ -564,9 +596,9 @@ def conv_backward(dout, out, x, W2, fh, fw, stride, pad, relu, need_dx, xpad, co
     :func:`conv_forward`'s (``gbuf`` its ``obuf``) and ``dwbuf`` (2*FN*C*FH*FW,).
     """
     N, FN, oh, ow = dout.shape
-    G, L, k = _grid(x, fh, fw, stride, pad, out, colbuf)
+    kx_path = stride == 1  # the kx rows (_kx_grads_sample), one sample at a time
+    G, L, k = _grid(x, fh, fw, stride, pad, out, colbuf, kx_path)
     zero = dout.dtype.type(0)
-    kx_path = _kx_path(x, stride)
     dwbuf[:] = zero
     if kx_path:
         _kx_weights(W2, fh, fw, dwbuf[W2.size:])
@@ -607,10 +639,10 @@ def conv_pool_backward(dpooled, pooled, where, ph, pw, pstride, ppad, out, x, W2
     convolution's output shape.
     """
     N, FN, oh, ow = out.shape
-    G, L, k = _grid(x, fh, fw, stride, pad, out, colbuf)
+    kx_path = stride == 1  # the kx rows (_kx_grads_sample), one sample at a time
+    G, L, k = _grid(x, fh, fw, stride, pad, out, colbuf, kx_path)
     ph_, pw_ = pooled.shape[2], pooled.shape[3]
     zero = gbuf.dtype.type(0)
-    kx_path = _kx_path(x, stride)
     dwbuf[:] = zero
     if kx_path:
         _kx_weights(W2, fh, fw, dwbuf[W2.size:])
