@@ -278,33 +278,6 @@ def _columns_sample(x, n, fh, fw, stride, pad, xpad, colT, q0):
 
 
 @kernel()
-def _columns_grad_sample(dcolT, q0, n, fh, fw, stride, pad, xpad, dx):
-    """``dx[n]`` = the columns' gradient ``dcolT[:, q0:]`` (laid out as :func:`_columns_sample`'s)
-    summed back onto the image; ``xpad`` is scratch."""
-    C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
-    if stride != 1:
-        dx[n] = 0
-        _col2im_sample(dcolT, q0, n, fh, fw, stride, pad, dx)
-        return
-    Wp = W + 2 * pad
-    L = (H + 2 * pad - fh + 1) * Wp
-    for c in range(C):
-        xp = xpad[c]
-        xp[:] = 0
-        for ky in range(fh):
-            for kx in range(fw):
-                row = dcolT[(c * fh + ky) * fw + kx, q0:q0 + L]
-                dst = xp[ky * Wp + kx:ky * Wp + kx + L]  # slices: see _columns_sample
-                for q in range(L):
-                    dst[q] += row[q]
-        for y in range(H):
-            src = xp[(y + pad) * Wp + pad:(y + pad) * Wp + pad + W]
-            dst = dx[n, c, y]
-            for i in range(W):
-                dst[i] = src[i]
-
-
-@kernel()
 def _tap_path(x, stride):
     """True for the forward as one GEMM per tap (:func:`_tap_forward_sample`): stride 1 and more than
     one input channel. With one channel that GEMM's inner dimension would be 1."""
@@ -515,12 +488,15 @@ def _conv_chunks(x, W2, b, fh, fw, stride, pad, relu, xpad, colbuf, obuf, wbuf, 
 def conv_forward(x, W2, b, fh, fw, stride, pad, relu, xpad, colbuf, obuf, wbuf, out):
     """``out`` (N, FN, OH, OW) = W2 @ im2col(x[n]) + b per sample (then ReLU when ``relu``).
 
-    W2 is the filters as (FN, C*FH*FW). A chunk of samples at a time: their
-    columns (:func:`_columns_sample`) side by side and the GEMM's output stay
-    in cache in the scratch ``xpad``, ``colbuf`` and ``obuf`` (1-D; their sizes
-    set the chunk), one GEMM per chunk, and the bias and ReLU pass writes NCHW
-    order. The batch's columns are never kept (45-90 MB on DeepConvNet's
-    second layer): the backward builds them again.
+    W2 is the filters as (FN, C*FH*FW). With stride 1 and several channels one
+    sample at a time, one GEMM per tap on its padded image in ``xpad``
+    (:func:`_tap_forward_sample`, the filters rearranged into the scratch
+    ``wbuf``, W2.size); else a chunk of samples at a time: their columns
+    (:func:`_columns_sample`) side by side in ``colbuf``, one GEMM per chunk.
+    The GEMM's output stays in cache in ``obuf`` (scratch buffers are 1-D;
+    their sizes set the chunk) and the bias and ReLU pass writes NCHW order.
+    No columns are kept for the batch (45-90 MB on DeepConvNet's second
+    layer): the backward builds its own.
     """
     _conv_chunks(x, W2, b, fh, fw, stride, pad, relu, xpad, colbuf, obuf, wbuf, out, False, 0, 0, 1, 0, out,
                  np.empty((0, 0, 0, 0), np.int16))
@@ -541,7 +517,8 @@ def _dW_parts(W2, dwbuf):
     running sum, (C*FH*FW, FN) when there are more taps than filters, else (FN, C*FH*FW).
 
     The transposed product (columns @ g.T) ran 10-30% faster in those shapes (DeepConvNet's
-    layers but its first), the direct one on SimpleConvNet's 25-tap, 30-filter layer."""
+    layers but its first), the direct one on SimpleConvNet's 25-tap, 30-filter layer, when these
+    full columns served stride 1 too (it now takes :func:`_kx_grads_sample`)."""
     FN, T = W2.shape
     if T > FN:
         return dwbuf[:T * FN].reshape(T, FN), dwbuf[T * FN:].reshape(T, FN)
@@ -573,7 +550,8 @@ def _store_dW(W2, fh, fw, kx_path, dwbuf, dW2):
 def _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, colbuf, dwbuf, dx):
     """Add samples n0 .. n0+m-1's share to dW's running sum in ``dwbuf`` (see :func:`_dW_parts`) from
     ``g`` (FN, m*L), the gradient at the conv (pre-ReLU) output, zero at the grid's spare columns;
-    when ``need_dx`` set their ``dx`` from W2.T @ g."""
+    when ``need_dx`` set their ``dx`` from W2.T @ g. Strides other than 1 (stride 1 takes the kx
+    rows, :func:`_kx_grads_sample`)."""
     colT = _chunk_columns(x, n0, m, fh, fw, stride, pad, L, xpad, colbuf)
     part, total = _dW_parts(W2, dwbuf)
     if W2.shape[1] > W2.shape[0]:
@@ -584,7 +562,8 @@ def _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, co
     if need_dx:
         np.dot(W2.T, g, colT)  # the columns are spent: their buffer takes the columns' gradient
         for i in range(m):
-            _columns_grad_sample(colT, i * L, n0 + i, fh, fw, stride, pad, xpad, dx)
+            dx[n0 + i] = 0
+            _col2im_sample(colT, i * L, n0 + i, fh, fw, stride, pad, dx)
 
 
 @kernel()
