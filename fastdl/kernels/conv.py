@@ -81,7 +81,8 @@ def _gemm(typingctx, trans_a, trans_b, m, n, k, A, a0, lda, B, b0, ldb, beta, C,
     loading) is column-major: row-major C = A @ B is column-major C^T = B^T @ A^T.
     """
     ensure_blas()
-    if not (isinstance(A, types.Array) and isinstance(B, types.Array) and isinstance(C, types.Array)
+    # C-contiguous buffers only: the offsets and leading dimensions count elements from the data pointer.
+    if not (all(isinstance(a, types.Array) and a.layout == "C" for a in (A, B, C))
             and A.dtype == B.dtype == C.dtype and C.dtype in (types.float32, types.float64)):
         return None
     sig = types.void(trans_a, trans_b, m, n, k, A, a0, lda, B, b0, ldb, beta, C, c0, ldc)
