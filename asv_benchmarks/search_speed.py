@@ -1,13 +1,14 @@
-"""The book's 100-trial ch06 search: fastdl search on its local Dask cluster vs fastdl serial vs the book's script.
+"""The book's 100-trial ch06 search: fastdl search on its local Dask cluster (float32, its default, and
+float64, the book's) vs fastdl serial vs the book's script.
 
 Each contender runs as its own command (what a user times), interleaved:
-round r runs all three in an order rotated by r, so a machine shared with
+round r runs all four in an order rotated by r, so a machine shared with
 other work slows them alike. Every command gets NUMBA_NUM_THREADS=1 and
 OPENBLAS_NUM_THREADS=1 (the book included: at batch 100 a second BLAS thread
 does not pay); the local engine starts one worker process per core. Times
 include start-up, data loading and, for fastdl, writing the files and figures.
 The book's script is the re-typed tests/book/hyperparameter_optimization.py
-(same seed, so all three train the same 100 trials). Besides the wall time it
+(same seed, so all four train the same 100 trials). Besides the wall time it
 prints the CPU seconds (user + system) of each command and its processes: on a
 machine shared with other work the wall time of the 2-worker run says little,
 while the CPU time still shows what each contender costs.
@@ -43,6 +44,7 @@ def commands(trials, workers, scratch):
               "--data-dir", str(DATA)]
     return {
         "fastdl search (Dask, local)": search + ["--workers", str(workers), "--out", f"{scratch}/dask"],
+        "fastdl search --dtype float64": search + ["--workers", str(workers), "--dtype", "float64", "--out", f"{scratch}/dask"],
         "fastdl search --serial": search + ["--serial", "--out", f"{scratch}/serial"],
         "book script": [sys.executable, "-c", BOOK, str(trials), str(DATA)],
     }
@@ -73,7 +75,7 @@ def main():
                 cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
                 times.setdefault(name, []).append(seconds)
                 cpus.setdefault(name, []).append(cpu)
-                print(f"round {r + 1}: {name:28s} {seconds:7.1f} s  CPU {cpu:6.1f} s  (1-min load before: {load:.2f})",
+                print(f"round {r + 1}: {name:30s} {seconds:7.1f} s  CPU {cpu:6.1f} s  (1-min load before: {load:.2f})",
                       flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -81,7 +83,7 @@ def main():
     print(f"\n{args.trials} trials, {os.cpu_count()} cores, median of {args.rounds} rounds:")
     for name in names:
         t = statistics.median(times[name])
-        print(f"  {name:28s} {t:7.1f} s   {t / dask:4.2f}x the Dask time   CPU {statistics.median(cpus[name]):6.1f} s")
+        print(f"  {name:30s} {t:7.1f} s   {t / dask:4.2f}x the Dask time   CPU {statistics.median(cpus[name]):6.1f} s")
 
 
 if __name__ == "__main__":

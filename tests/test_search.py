@@ -17,7 +17,8 @@ from fastdl.networks import MultiLayerNet
 from fastdl.trainer import Trainer
 from tests.book.hyperparameter_optimization import hyperparameter_optimization
 
-TINY = {"trials": 4, "epochs": 3, "train_size": 300, "space": S.BOOK["space"], "optimizer": "sgd", "seed": 7}
+TINY = {"trials": 4, "epochs": 3, "train_size": 300, "space": S.BOOK["space"], "optimizer": "sgd", "seed": 7,
+        "dtype": "float64"}  # the book's, for its numbers
 
 
 def run(settings, out, mnist_dir, **kw):
@@ -43,6 +44,18 @@ def test_same_trials_as_the_books_script(serial, mnist_dir):
         assert (r["params"]["lr"], r["params"]["weight_decay"]) == (lr, weight_decay)
         np.testing.assert_allclose(r["val"], val, atol=1e-12)
         np.testing.assert_allclose(r["train"], train, atol=1e-12)
+
+
+def test_float32_trials_are_the_books_to_a_sample_or_two(mnist_dir, tmp_path):
+    """fastdl's default dtype: the book's hyperparameters, and accuracies (of 60 validation, 240 training
+    samples) at most two samples from the book's float64 ones."""
+    (x, t), _ = load_mnist(normalize=True, data_dir=mnist_dir)
+    book = hyperparameter_optimization(x, t, TINY["seed"], TINY["trials"], TINY["epochs"], TINY["train_size"])
+    records = run(dict(TINY, dtype="float32"), tmp_path, mnist_dir, engine="serial")
+    for k, (lr, weight_decay, val, train) in enumerate(book):
+        assert (records[k]["params"]["lr"], records[k]["params"]["weight_decay"]) == (lr, weight_decay)
+        np.testing.assert_allclose(records[k]["val"], val, atol=2 / 60 + 1e-12)
+        np.testing.assert_allclose(records[k]["train"], train, atol=2 / 240 + 1e-12)
 
 
 def test_replayed_generator_state_is_the_trials_own(mnist_dir):
@@ -175,6 +188,14 @@ def test_bad_arguments_exit_2_before_anything_starts(argv, message, tmp_path, ca
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_search_from_before_dtype_resumes_in_float64(tmp_path, capsys):
+    """search.json without "dtype" was written by float64 searches: --resume keeps them float64."""
+    S.write_json(tmp_path / "search.json", {k: v for k, v in TINY.items() if k != "dtype"})
+    with pytest.raises(SystemExit) as exc:
+        main(["search", "--resume", str(tmp_path), "--dtype", "float32", "--serial"])
+    assert exc.value.code == 2 and "--dtype float32 differs from the saved float64" in capsys.readouterr().err
 
 
 def test_an_existing_search_asks_for_resume(tmp_path, capsys):
