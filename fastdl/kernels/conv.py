@@ -551,8 +551,11 @@ def _store_dW(W2, fh, fw, kx_path, dwbuf, dW2):
 def _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, colbuf, dwbuf, dx):
     """Add samples n0 .. n0+m-1's share to dW's running sum in ``dwbuf`` (see :func:`_dW_parts`) from
     ``g`` (FN, m*L), the gradient at the conv (pre-ReLU) output, zero at the grid's spare columns;
-    when ``need_dx`` set their ``dx`` from W2.T @ g. Strides other than 1 (stride 1 takes the kx
-    rows, :func:`_kx_grads_sample`)."""
+    when ``need_dx`` set their ``dx`` from W2.T @ g. Stride 1 takes the kx rows (one sample,
+    :func:`_kx_grads_sample`), other strides the full columns."""
+    if stride == 1:
+        _kx_grads_sample(g, x, n0, fh, fw, pad, need_dx, xpad, colbuf, dwbuf, dx)
+        return
     colT = _chunk_columns(x, n0, m, fh, fw, stride, pad, L, xpad, colbuf)
     part, total = _dW_parts(W2, dwbuf)
     if W2.shape[1] > W2.shape[0]:
@@ -601,10 +604,7 @@ def conv_backward(dout, out, x, W2, fh, fw, stride, pad, relu, need_dx, xpad, co
                         dst[ox] = v
                         s += v
                 db[f] += s
-        if kx_path:
-            _kx_grads_sample(g, x, n0, fh, fw, pad, need_dx, xpad, colbuf, dwbuf, dx)
-        else:
-            _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, colbuf, dwbuf, dx)
+        _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, colbuf, dwbuf, dx)
     _store_dW(W2, fh, fw, kx_path, dwbuf, dW2)
 
 
@@ -649,10 +649,7 @@ def conv_pool_backward(dpooled, pooled, where, ph, pw, pstride, ppad, out, x, W2
                             gf[iy * G + ix] += d
                             s += d
                 db[f] += s
-        if kx_path:
-            _kx_grads_sample(g, x, n0, fh, fw, pad, need_dx, xpad, colbuf, dwbuf, dx)
-        else:
-            _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, colbuf, dwbuf, dx)
+        _conv_grads_chunk(g, x, n0, m, W2, fh, fw, stride, pad, L, need_dx, xpad, colbuf, dwbuf, dx)
     _store_dW(W2, fh, fw, kx_path, dwbuf, dW2)
 
 
