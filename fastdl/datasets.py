@@ -113,8 +113,7 @@ def load_mnist(normalize=True, flatten=True, one_hot_label=False, data_dir=None,
     # The book's order: normalize, then one-hot, then reshape.
     if normalize:
         for key in ("train_img", "test_img"):
-            data[key] = data[key].astype(np.float32)
-            data[key] /= 255.0
+            data[key] = normalize_images(data[key])
     if one_hot_label:
         for key in ("train_label", "test_label"):
             data[key] = _change_one_hot_label(data[key])
@@ -122,6 +121,13 @@ def load_mnist(normalize=True, flatten=True, one_hot_label=False, data_dir=None,
         for key in ("train_img", "test_img"):
             data[key] = data[key].reshape(-1, *IMG_DIM)
     return (data["train_img"], data["train_label"]), (data["test_img"], data["test_label"])
+
+
+def normalize_images(images):
+    """uint8 images -> float32 in [0, 1] as ``load_mnist(normalize=True)`` gives them: cast, then divided by 255.0."""
+    images = images.astype(np.float32)
+    images /= 255.0
+    return images
 
 
 def _change_one_hot_label(labels):

@@ -61,6 +61,7 @@ def test_float32_trials_are_the_books_to_a_sample_or_two(mnist_dir, tmp_path):
 def test_replayed_generator_state_is_the_trials_own(mnist_dir):
     """The book's Trainer consumes exactly what plan_trials replays, so the next trial starts where the book's would."""
     permutation, plan = S.plan_trials(dict(TINY, trials=2))
+    plan = list(plan)
     data = S.split_data(TINY, permutation, mnist_dir)
     before = np.random.get_state()
     np.random.set_state(plan[0]["state"])
@@ -88,6 +89,7 @@ def test_dask_equals_serial_trial_by_trial(serial, cluster, tmp_path, mnist_dir)
     assert [int(r["trial"]) for r in rows] == list(range(TINY["trials"]))
     assert [float(r["lr"]) for r in rows] == [serial[k]["params"]["lr"] for k in range(TINY["trials"])]
     assert (tmp_path / "best_curves.png").stat().st_size and (tmp_path / "scatter.png").stat().st_size
+    assert json.loads((tmp_path / "results.json").read_text()) == [records[k] for k in sorted(records)]
 
 
 
@@ -100,8 +102,9 @@ def test_search_starts_and_closes_its_own_cluster(serial, tmp_path, mnist_dir):
     assert len({r["worker"] for r in records.values()}) == 2
     assert set(multiprocessing.active_children()) <= before
 
-def test_workers_load_the_cached_kernels(serial, cluster):
-    """After the driver warmed the cache, no worker compiles a kernel: Numba's cache served every one."""
+def test_workers_load_the_cached_kernels(serial, cluster, tmp_path, mnist_dir):
+    """The serial trials filled the cache: no worker compiles a kernel, Numba's cache serves every one."""
+    run(TINY, tmp_path, mnist_dir, client=cluster)
     def misses():
         import fastdl.kernels.layers as layers
         import fastdl.kernels.optim as optim
@@ -136,7 +139,7 @@ def test_killed_worker_trial_is_retried(serial, cluster, tmp_path, mnist_dir):
 
 def test_resume_runs_only_the_missing_trials(serial, tmp_path, mnist_dir):
     records = {k: serial[k] for k in (0, 2)}
-    S.write_results(tmp_path, TINY, records)
+    S.write_results(tmp_path, TINY, records, {})
     seen = []
     resumed = S.search(TINY, tmp_path, mnist_dir, engine="serial", echo=seen.append)
     assert seen[0] == "resuming: 2 of 4 trials already done, 2 to run"
@@ -147,6 +150,8 @@ def test_resume_runs_only_the_missing_trials(serial, tmp_path, mnist_dir):
 @pytest.mark.parametrize("optimizer, space, status, error", [
     ("sgd", [["lr", "log", 1e3, 1e4]], "diverged", "loss"),           # the loss overflows
     ("momentum", [["momentum", "lin", 2.0, 3.0]], "failed", "momentum must be in [0, 1)"),
+    # Two log axes: the scatter of no point still spans the searched ranges.
+    ("momentum", [["lr", "log", 1e-3, 1e-2], ["momentum", "log", 2.0, 3.0]], "failed", "momentum must be in [0, 1)"),
 ])
 def test_failed_trial_is_recorded_and_the_search_goes_on(optimizer, space, status, error, tmp_path, mnist_dir):
     settings = dict(TINY, optimizer=optimizer, space=space, trials=2)
@@ -158,7 +163,7 @@ def test_failed_trial_is_recorded_and_the_search_goes_on(optimizer, space, statu
     assert error in records[1]["error"]
     rows = list(csv.DictReader(open(tmp_path / "trials.csv")))
     assert [r["status"] for r in rows] == [status, status]
-    assert (tmp_path / "best_curves.png").exists()
+    assert (tmp_path / "best_curves.png").exists() and (tmp_path / "scatter.png").exists()
 
 
 def test_a_diverged_trial_is_not_ranked_above_finished_ones():
@@ -229,7 +234,7 @@ def test_interrupted_search_keeps_finished_trials_and_resumes(serial, tmp_path, 
 
 def test_resume_may_grow_the_search_not_shrink_it(serial, tmp_path, mnist_dir, capsys):
     S.write_json(tmp_path / "search.json", dict(TINY, trials=2))
-    S.write_results(tmp_path, TINY, {k: serial[k] for k in (0, 1)})
+    S.write_results(tmp_path, TINY, {k: serial[k] for k in (0, 1)}, {})
     with pytest.raises(SystemExit) as exc:
         main(["search", "--resume", str(tmp_path), "--trials", "1", "--serial"])
     assert exc.value.code == 2 and "would drop trials" in capsys.readouterr().err
