@@ -4,6 +4,8 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -101,6 +103,18 @@ def test_search_starts_and_closes_its_own_cluster(serial, tmp_path, mnist_dir):
     assert curves(records) == curves(serial)
     assert len({r["worker"] for r in records.values()}) == 2
     assert set(multiprocessing.active_children()) <= before
+
+def test_the_command_on_a_cold_cache_without_thread_settings(tmp_path, mnist_dir):
+    """A user's shell that sets no NUMBA_NUM_THREADS, and an empty Numba cache: both workers compile the
+    kernels at once into the same cache, each with one thread, and every trial runs."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba-cache")
+    subprocess.run([sys.executable, "-m", "fastdl", "search", "--trials", "2", "--epochs", "2", "--workers", "2",
+                    "--data-dir", str(mnist_dir), "--out", str(tmp_path / "out")], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    rows = list(csv.DictReader(open(tmp_path / "out" / "trials.csv")))
+    assert [(r["trial"], r["status"], r["error"]) for r in rows] == [("0", "ok", ""), ("1", "ok", "")]
+
 
 def test_workers_load_the_cached_kernels(serial, cluster, tmp_path, mnist_dir):
     """The serial trials filled the cache: no worker compiles a kernel, Numba's cache serves every one."""

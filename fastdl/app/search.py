@@ -284,9 +284,9 @@ LOCAL_CLUSTER_CONFIG = {
     # Each worker imports the trial's code as it starts, while the driver still loads the data,
     # instead of when the first trial reaches it.
     "distributed.worker.preload": [__name__],
-    # Workers are forks of one server process that imported Dask and the trial's code once (see
-    # start_local_cluster), not fresh interpreters that each import them again. The server starts
-    # with the pre-spawn environment above, so its forks keep glibc's settings.
+    # Workers are forks of one server process that imported Dask once (see start_local_cluster), not
+    # fresh interpreters that each import it again. The server starts with the pre-spawn environment
+    # above, so its forks keep glibc's settings.
     "distributed.worker.multiprocessing-method": "forkserver",
 }
 """Dask settings of the LocalCluster that ``fastdl search`` starts (a cluster at ``--scheduler`` keeps its own)."""
@@ -300,8 +300,10 @@ def start_local_cluster(workers, **kwargs):
     # the start method, read at each start: a worker restarted later starts as Dask's configuration
     # says (spawned by default).
     with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        # What the fork server imports (Dask's own list adds every optional package it finds installed).
-        distributed.utils.get_mp_context().set_forkserver_preload(["distributed", __name__])
+        # The fork server imports Dask alone (Dask's own list adds every optional package it finds
+        # installed). Not the trial's code: Numba, imported there with this process's environment,
+        # would refuse the workers' NUMBA_NUM_THREADS=1 and fail every trial.
+        distributed.utils.get_mp_context().set_forkserver_preload(["distributed"])
         # No dashboard; the scheduler's health and metrics routes take a free local port, not 8787,
         # which another cluster may hold (Dask would warn on every search).
         return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
