@@ -35,8 +35,7 @@ at all: one GEMM per tap, W_t (FN, C) @ a column window of the padded image
 (:func:`_tap_forward_sample`). Measured per layer (batch 100, one thread,
 float32, interleaved): kx rows against the full columns 1.2-1.6x forward,
 1.1-1.35x backward; the per-tap forward another 1.06-1.35x on DeepConvNet's
-layers in isolation (about 2% of its step in the network); the kx backward
-1.01-1.1x on the one-channel layers. The whole step went from 0.65x to 0.92x
+layers in isolation (about 2% of its step in the network). The whole step went from 0.65x to 0.92x
 PyTorch eager's speed in float32 and from 1.8x to 2.4x in float64
 (``asv_benchmarks/compare.py --only conv``). Tried and dropped: stacking two
 or five samples' kx rows per GEMM (sharing their pad rows), faster on one
@@ -49,7 +48,9 @@ of the kx rows there, and their dW's windows would read the pixels past each
 row's edge that the kx rows zero (a NaN or inf there would reach dW taps
 that never see it in the book). One input channel keeps the full columns in
 the forward: the per-tap GEMM's inner dimension would be 1, the kx rows' FW
-(0.75-0.85x). In float32 with at most 32 filters the per-tap GEMMs write
+(0.75-0.85x); and for dW: one GEMM (FH*FW, FN) per sample instead of FH
+GEMMs (FW, FN), 2.5-2.8x on those GEMMs, SimpleConvNet's step 1.24x
+(float64) and 1.47x (float32), DeepConvNet's 1.01x. In float32 with at most 32 filters the per-tap GEMMs write
 their output transposed, (OH*Wp, FN) (:func:`_tap_transposed`): OpenBLAS then
 packs the image windows as its other operand, 1.1-1.2x on those GEMMs
 (0.8-0.95x in float64 or with 64 filters), DeepConvNet's float32 step 1.02x.
@@ -419,17 +420,25 @@ def _kx_grads_sample(g, x, n, fh, fw, pad, need_dx, xpad, colbuf, dwbuf, dx):
     += the sample's dW, [ky, c*FW + kx, f]; ``dwbuf``'s second half holds :func:`_kx_weights`.
 
     dx: the columns' gradient comes as the kx rows' (FH GEMMs W_ky.T @ g, each added into the
-    window it was read from) and is summed back over FW shifts instead of FH*FW.
+    window it was read from) and is summed back over FW shifts instead of FH*FW. One input
+    channel takes its dW from the full columns (:func:`_columns_sample`), in one GEMM.
     """
     FN, L = g.shape
     C = x.shape[1]
     K = C * fw
     T = K * fh
     Wp = x.shape[3] + 2 * pad
-    Lf = _kx_columns_sample(x, n, fw, pad, xpad, colbuf)
-    # (C*FW, FN) products, not (FN, C*FW): 10-20% faster at DeepConvNet's shapes, where C*FW > FN.
-    for ky in range(fh):
-        _gemm(0, 1, K, FN, L, colbuf, ky * Wp, Lf, g, 0, L, 1.0, dwbuf, ky * K * FN, FN)
+    Lf = (x.shape[2] + 2 * pad) * Wp
+    if C == 1:
+        # One channel: the full columns (FH*FW, L), whose (FH*FW, FN) product is this layout too, in one
+        # GEMM: 2.5-2.8x faster than FH GEMMs over FW kx rows, too thin for BLAS.
+        _columns_sample(x, n, fh, fw, 1, pad, xpad, colbuf[:T * L].reshape(T, L), 0)
+        _gemm(0, 1, T, FN, L, colbuf, 0, L, g, 0, L, 1.0, dwbuf, 0, FN)
+    else:
+        _kx_columns_sample(x, n, fw, pad, xpad, colbuf)
+        # (C*FW, FN) products, not (FN, C*FW): 10-20% faster at DeepConvNet's shapes, where C*FW > FN.
+        for ky in range(fh):
+            _gemm(0, 1, K, FN, L, colbuf, ky * Wp, Lf, g, 0, L, 1.0, dwbuf, ky * K * FN, FN)
     if not need_dx:
         return
     dcol = colbuf[:K * Lf].reshape(K, Lf)  # the columns are spent: their buffer takes their gradient
