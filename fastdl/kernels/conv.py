@@ -35,9 +35,9 @@ at all: one GEMM per tap, W_t (FN, C) @ a column window of the padded image
 (:func:`_tap_forward_sample`). Measured per layer (batch 100, one thread,
 float32, interleaved): kx rows against the full columns 1.2-1.6x forward,
 1.1-1.35x backward; the per-tap forward another 1.06-1.35x on DeepConvNet's
-layers in isolation (about 2% of its step in the network). The whole step went from 0.65x to 0.92x
-PyTorch eager's speed in float32 and from 1.8x to 2.4x in float64
-(``asv_benchmarks/compare.py --only conv``). Tried and dropped: stacking two
+layers in isolation (about 2% of its step in the network). The whole step
+went from 0.65x to 0.92x PyTorch eager's speed in float32 and from 1.8x to
+2.4x in float64 (``asv_benchmarks/compare.py --only conv``). Tried and dropped: stacking two
 or five samples' kx rows per GEMM (sharing their pad rows), faster on one
 layer (16->32 channels, 14x14) and slower on the others than one sample; the
 backward's dx as a convolution of the gradient (its kx rows, C output rows
@@ -48,12 +48,22 @@ of the kx rows there, and their dW's windows would read the pixels past each
 row's edge that the kx rows zero (a NaN or inf there would reach dW taps
 that never see it in the book). One input channel keeps the full columns in
 the forward: the per-tap GEMM's inner dimension would be 1, the kx rows' FW
-(0.75-0.85x); and for dW: one GEMM (FH*FW, FN) per sample instead of FH
-GEMMs (FW, FN), 2.5-2.8x on those GEMMs, SimpleConvNet's step 1.24x
-(float64) and 1.47x (float32), DeepConvNet's 1.01x. In float32 with at most 32 filters the per-tap GEMMs write
-their output transposed, (OH*Wp, FN) (:func:`_tap_transposed`): OpenBLAS then
-packs the image windows as its other operand, 1.1-1.2x on those GEMMs
-(0.8-0.95x in float64 or with 64 filters), DeepConvNet's float32 step 1.02x.
+(0.75-0.85x), and so does its dW: one GEMM (FH*FW, FN) per sample instead
+of FH GEMMs (FW, FN), 2.5-2.8x on those GEMMs, SimpleConvNet's step 1.24x
+(float64) and 1.47x (float32), DeepConvNet's 1.01x. In float32 with at most
+32 filters the per-tap GEMMs write their output transposed, (OH*Wp, FN)
+(:func:`_tap_transposed`): OpenBLAS then packs the image windows as its other
+operand, 1.1-1.2x on those GEMMs (0.8-0.95x in float64 or with 64 filters),
+DeepConvNet's float32 step 1.02x. Most of that step is still GEMMs whose
+inner dimension is C (or C*FW), where OpenBLAS spends about a third of its
+time packing operands (perf). Tried and dropped (float32, one thread, interleaved): the full
+columns for the 64-filter 8x8 layers' forward (DeepConvNet's step 0.965x);
+the kx rows for the transposed forward (0.96-1.04x per layer); several
+samples per per-tap GEMM (0.9-1.05x); each sample's dW in one GEMM over
+three ky-shifted copies of the gradient (1.08x on the 16-filter 28x28 layer
+before the copies, 0.85-0.97x on the others); the dx GEMMs writing the kx
+rows' gradient transposed (1.1x on the three larger layers' GEMMs, to be summed
+back along strided rows); loops instead of the one-channel dW's GEMM (slower).
 
 Inner loops index slices by the bare loop counter: Numba wraps negative
 indices around, and a computed index it cannot prove >= 0 costs a test per
@@ -305,7 +315,7 @@ def _grid(x, fh, fw, stride, pad, out, colbuf, per_sample):
 def _tap_transposed(W2):
     """True for :func:`_tap_forward_sample`'s GEMMs writing the output transposed, (OH*Wp, FN): float32
     with at most 32 filters, where they measured 1.1-1.2x faster (the BLAS packs the image in
-    another layout); 0.95x with 64 filters (DeepConvNet's 7x7 layers), 0.8-0.9x in float64."""
+    another layout); 0.95x with 64 filters (DeepConvNet's 8x8 layers), 0.8-0.9x in float64."""
     return W2.itemsize == 4 and W2.shape[0] <= 32
 
 
